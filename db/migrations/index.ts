@@ -1,0 +1,26 @@
+// Migrations are listed in code rather than read from a folder, so they survive bundling
+// and run the same from source, from dist/, and under tests.
+import type { Knex } from 'knex';
+import * as createUsers from './20261124000100_create_users.js';
+import * as createEmailTokens from './20261124000200_create_email_tokens.js';
+import * as createSessions from './20261124000300_create_sessions.js';
+import * as createMailOutbox from './20261124000400_create_mail_outbox.js';
+
+type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
+
+const migrations: Record<string, Migration> = {
+  '20261124000100_create_users': createUsers,
+  '20261124000200_create_email_tokens': createEmailTokens,
+  '20261124000300_create_sessions': createSessions,
+  '20261124000400_create_mail_outbox': createMailOutbox,
+};
+
+export const migrationSource: Knex.MigrationSource<string> = {
+  getMigrations: async () => Object.keys(migrations).sort(),
+  getMigrationName: (name) => name,
+  getMigration: async (name) => {
+    const migration = migrations[name];
+    if (!migration) throw new Error(`unknown migration ${name}`);
+    return migration;
+  },
+};

@@ -1,0 +1,248 @@
+// Account rules: registration, email verification, resend, profile changes. No Koa here.
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { isUniqueViolation } from '../db/connection.js';
+import { HttpError, invalidInput } from './errors.js';
+import { enqueueMail } from './mail/outbox.js';
+import { emailChangeMail, emailChangeNoticeMail, verificationMail } from './mail/templates.js';
+import { hashPassword, newEmailToken, sha256Hex, verifyPassword } from './secrets.js';
+import { EMAIL_TOKEN_TTL_MS, USER_COLUMNS, toUser, type ServiceDeps, type UserRow } from './services.js';
+import type { SessionStore } from './sessions.js';
+import type { User } from './shared/api.js';
+import { passwordProblem } from './shared/password-strength.js';
+import { normalizeEmail, normalizeUsername, parseBody, registerBody, resendBody, updateProfileBody, verifyBody } from './shared/rules.js';
+
+export type VerifyOutcome = { kind: 'activated' | 'already_active' | 'email_changed'; user: User };
+
+export class Accounts {
+  constructor(
+    private readonly deps: ServiceDeps,
+    private readonly sessions: SessionStore,
+  ) {}
+
+  async register(body: unknown, address: string): Promise<User> {
+    const parsed = parseBody(registerBody, body);
+    if (!parsed.ok) throw invalidInput(parsed.errors);
+    const { email, username, password } = parsed.value;
+    const weak = passwordProblem(password, { username, email });
+    if (weak) throw invalidInput({ password: weak });
+    await this.deps.throttle.registration(address);
+
+    const emailKey = normalizeEmail(email);
+    const usernameKey = normalizeUsername(username);
+    // A cheap look first spares bcrypt for plain conflicts; the unique indexes decide races.
+    const clashes = await this.deps.db
+      .knex('users')
+      .select('username_normalized', 'email_normalized')
+      .where('username_normalized', usernameKey)
+      .orWhere('email_normalized', emailKey);
+    if (clashes.length > 0) {
+      throw conflict(
+        clashes.some((row) => row.username_normalized === usernameKey),
+        clashes.some((row) => row.email_normalized === emailKey),
+      );
+    }
+
+    const passwordHash = await hashPassword(password, this.deps.bcryptCost);
+    const now = this.deps.clock();
+    const row: UserRow & { username_normalized: string; email_normalized: string } = {
+      id: randomUUID(),
+      username,
+      username_normalized: usernameKey,
+      email,
+      email_normalized: emailKey,
+      password_hash: passwordHash,
+      email_verified_at: null,
+      pending_email: null,
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.deps.db.knex.transaction(async (trx) => {
+        await trx('users').insert(row);
+        await this.queueTokenMail(trx, row, 'verify', email, now);
+      });
+    } catch (error) {
+      const usernameTaken = isUniqueViolation(this.deps.db, error, 'username_normalized');
+      const emailTaken = isUniqueViolation(this.deps.db, error, 'email_normalized');
+      if (usernameTaken || emailTaken) throw conflict(usernameTaken, emailTaken);
+      throw error;
+    }
+    this.deps.mailQueued();
+    return toUser(row);
+  }
+
+  async verify(body: unknown, address: string): Promise<VerifyOutcome> {
+    const parsed = parseBody(verifyBody, body);
+    if (!parsed.ok) throw invalidInput(parsed.errors);
+    await this.deps.throttle.checkVerify(address);
+    try {
+      return await this.useToken(parsed.value.token);
+    } catch (error) {
+      if (error instanceof HttpError && (error.code === 'invalid_token' || error.code === 'expired_token')) {
+        await this.deps.throttle.verifyFailed(address);
+      }
+      throw error;
+    }
+  }
+
+  async resend(body: unknown, address: string): Promise<void> {
+    const parsed = parseBody(resendBody, body);
+    if (!parsed.ok) throw invalidInput(parsed.errors);
+    await this.deps.throttle.resend(address);
+    const emailKey = normalizeEmail(parsed.value.email);
+    const row = await this.deps.db.knex('users').select(USER_COLUMNS).where('email_normalized', emailKey).first<UserRow | undefined>();
+    // Whatever happens here, the caller sees 202: the answer must not tell whether the account exists.
+    if (!row || row.email_verified_at !== null) return;
+    if (!(await this.deps.throttle.resendMailAllowed(emailKey))) return;
+    const now = this.deps.clock();
+    await this.deps.db.knex.transaction(async (trx) => {
+      // A new token replaces any unused one, so only the newest email works.
+      await trx('email_tokens').where({ user_id: row.id, purpose: 'verify' }).whereNull('used_at').delete();
+      await this.queueTokenMail(trx, row, 'verify', row.email, now);
+    });
+    this.deps.mailQueued();
+  }
+
+  async getUser(userId: string): Promise<User> {
+    const row = await this.deps.db.knex('users').select(USER_COLUMNS).where('id', userId).first<UserRow | undefined>();
+    if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
+    return toUser(row);
+  }
+
+  async updateProfile(userId: string, currentTokenHash: string, body: unknown, address: string): Promise<User> {
+    const parsed = parseBody(updateProfileBody, body);
+    if (!parsed.ok) throw invalidInput(parsed.errors);
+    const { username, email, currentPassword } = parsed.value;
+    const { knex } = this.deps.db;
+    const row = await knex('users').select(USER_COLUMNS).where('id', userId).first<UserRow | undefined>();
+    if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
+
+    const changes: Record<string, unknown> = {};
+    if (username !== undefined && username !== row.username) {
+      changes.username = username;
+      changes.username_normalized = normalizeUsername(username);
+    }
+    const newEmail = email !== undefined && normalizeEmail(email) !== normalizeEmail(row.email) ? email : undefined;
+    if (email !== undefined && newEmail === undefined && row.pending_email !== null) {
+      // Asking for the current address again cancels a pending change.
+      changes.pending_email = null;
+    }
+
+    if (newEmail !== undefined) {
+      // Guessing the password through a stolen session is throttled like a login.
+      const emailKey = normalizeEmail(row.email);
+      await this.deps.throttle.checkLogin(emailKey, address);
+      if (!(await verifyPassword(currentPassword ?? '', row.password_hash))) {
+        await this.deps.throttle.loginFailed(emailKey, address);
+        throw new HttpError(403, 'wrong_password', 'The current password is not right.', { currentPassword: 'The current password is not right.' });
+      }
+      const taken = await knex('users').where('email_normalized', normalizeEmail(newEmail)).whereNot('id', userId).first('id');
+      if (taken) throw conflict(false, true);
+      changes.pending_email = newEmail;
+    }
+
+    if (Object.keys(changes).length === 0) return toUser(row);
+    const now = this.deps.clock();
+    changes.updated_at = now;
+    try {
+      await knex.transaction(async (trx) => {
+        await trx('users').where('id', userId).update(changes);
+        if (newEmail !== undefined) {
+          await trx('email_tokens').where({ user_id: userId, purpose: 'email_change' }).whereNull('used_at').delete();
+          const named = { ...row, username: (changes.username as string | undefined) ?? row.username };
+          await this.queueTokenMail(trx, named, 'email_change', newEmail, now);
+          await enqueueMail(trx, 'email_change_notice', row.email, emailChangeNoticeMail({ username: named.username, newEmail }), now);
+          // The email is how an account is recovered: when it changes, other sessions end.
+          await trx('sessions').where('user_id', userId).whereNot('token_hash', currentTokenHash).delete();
+        }
+      });
+    } catch (error) {
+      if (isUniqueViolation(this.deps.db, error, 'username_normalized')) throw conflict(true, false);
+      throw error;
+    }
+    if (newEmail !== undefined) {
+      this.sessions.forgetOtherSessions(userId, currentTokenHash);
+      this.deps.mailQueued();
+    }
+    this.sessions.forgetUser(userId);
+    return this.getUser(userId);
+  }
+
+  private async useToken(token: string): Promise<VerifyOutcome> {
+    const { knex } = this.deps.db;
+    const tokenRow = await knex('email_tokens').where('token_hash', sha256Hex(token)).first();
+    const invalid = new HttpError(400, 'invalid_token', 'This token is not valid. Ask for a new one with `taskmaster verify --resend`.');
+    if (!tokenRow) throw invalid;
+    const user = await knex('users').select(USER_COLUMNS).where('id', tokenRow.user_id).first<UserRow | undefined>();
+    if (!user) throw invalid;
+    const now = this.deps.clock();
+    const tokenEmail = normalizeEmail(String(tokenRow.email));
+
+    if (tokenRow.used_at !== null) {
+      // A used link clicked again (mail scanners, a second click) says "already done" while it is fresh.
+      const done = tokenRow.purpose === 'verify' ? user.email_verified_at !== null : true;
+      if (done && Number(tokenRow.expires_at) > now && normalizeEmail(user.email) === tokenEmail) {
+        return { kind: 'already_active', user: toUser(user) };
+      }
+      throw invalid;
+    }
+    if (Number(tokenRow.expires_at) <= now) {
+      throw new HttpError(400, 'expired_token', 'This token has expired. Ask for a new one with `taskmaster verify --resend`.');
+    }
+
+    if (tokenRow.purpose === 'verify') {
+      await knex.transaction(async (trx) => {
+        const claimed = await trx('email_tokens').where({ id: tokenRow.id }).whereNull('used_at').update({ used_at: now });
+        if (claimed === 0) return;
+        await trx('users').where('id', user.id).whereNull('email_verified_at').update({ email_verified_at: now, updated_at: now });
+      });
+      this.sessions.forgetUser(user.id);
+      const wasActive = user.email_verified_at !== null;
+      return { kind: wasActive ? 'already_active' : 'activated', user: await this.getUser(user.id) };
+    }
+
+    // An email change: the pending address becomes the email once its owner proves it.
+    if (user.pending_email === null || normalizeEmail(user.pending_email) !== tokenEmail) throw invalid;
+    try {
+      await knex.transaction(async (trx) => {
+        await trx('email_tokens').where({ id: tokenRow.id }).whereNull('used_at').update({ used_at: now });
+        await trx('users')
+          .where('id', user.id)
+          .update({ email: user.pending_email, email_normalized: tokenEmail, pending_email: null, email_verified_at: now, updated_at: now });
+      });
+    } catch (error) {
+      if (isUniqueViolation(this.deps.db, error, 'email_normalized')) throw conflict(false, true);
+      throw error;
+    }
+    this.sessions.forgetUser(user.id);
+    return { kind: 'email_changed', user: await this.getUser(user.id) };
+  }
+
+  private async queueTokenMail(
+    trx: Knex.Transaction,
+    user: Pick<UserRow, 'id' | 'username'>,
+    purpose: 'verify' | 'email_change',
+    email: string,
+    now: number,
+  ): Promise<void> {
+    const token = newEmailToken(this.deps.random);
+    const expiresAt = now + EMAIL_TOKEN_TTL_MS;
+    await trx('email_tokens').insert({ user_id: user.id, purpose, email, token_hash: sha256Hex(token), expires_at: expiresAt, created_at: now });
+    const link = `${this.deps.publicUrl()}/v1/verify?token=${encodeURIComponent(token)}`;
+    const content =
+      purpose === 'verify'
+        ? verificationMail({ username: user.username, link, token, expiresAt })
+        : emailChangeMail({ username: user.username, link, token, expiresAt, newEmail: email });
+    await enqueueMail(trx, purpose === 'verify' ? 'verification' : 'email_change', email, content, now);
+  }
+}
+
+function conflict(usernameTaken: boolean, emailTaken: boolean): HttpError {
+  const errors: Record<string, string> = {};
+  if (usernameTaken) errors.username = 'This username is taken.';
+  if (emailTaken) errors.email = 'An account with this email already exists.';
+  return usernameTaken
+    ? new HttpError(409, 'username_taken', 'This username is taken. Choose another.', errors)
+    : new HttpError(409, 'email_taken', 'An account with this email already exists. Log in, or verify it with `taskmaster verify`.', errors);
+}

@@ -1,0 +1,76 @@
+// Where mail goes: real SMTP when SMTP_URL is set, else .eml files in <data dir>/outbox/.
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
+import type { Logger } from 'pino';
+
+export interface OutgoingMail {
+  id: number;
+  kind: string;
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+  link: string | null;
+}
+
+export interface MailTransport {
+  deliver(mail: OutgoingMail): Promise<void>;
+  close(): void;
+}
+
+/**
+ * Plain ASCII parts go as 7bit, so the link and the token stay whole on their lines in the raw
+ * message (quoted-printable would fold them), which keeps a .eml readable and greppable.
+ */
+function bodyPart(content: string): string | { content: string; contentTransferEncoding: string } {
+  const sevenBit = /^[\x09\x0A\x0D\x20-\x7E]*$/.test(content) && content.split('\n').every((line) => line.length < 990);
+  return sevenBit ? { content, contentTransferEncoding: '7bit' } : content;
+}
+
+function message(from: string, mail: OutgoingMail): SendMailOptions {
+  return { from, to: mail.to, subject: mail.subject, text: bodyPart(mail.text), html: bodyPart(mail.html) } as SendMailOptions;
+}
+
+/** A refusal that retrying will not fix (5xx from the server). */
+export class PermanentMailError extends Error {}
+
+export function smtpTransport(smtpUrl: string, from: string): MailTransport {
+  const transporter = nodemailer.createTransport(smtpUrl, { from });
+  // Short timeouts: the sender retries with backoff, so a dead server must fail fast, not hang.
+  Object.assign(transporter.options, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+  return {
+    async deliver(mail) {
+      try {
+        await transporter.sendMail(message(from, mail));
+      } catch (error) {
+        // Only a 5xx to the envelope or the message is final; a refusal at connect or login may pass.
+        const { responseCode, command } = error as { responseCode?: number; command?: string };
+        const permanent = ['MAIL FROM', 'RCPT TO', 'DATA'].includes(command ?? '');
+        if (permanent && responseCode !== undefined && responseCode >= 500 && responseCode < 600) {
+          throw new PermanentMailError(`SMTP ${responseCode}: ${(error as Error).message}`);
+        }
+        throw error;
+      }
+    },
+    close: () => transporter.close(),
+  };
+}
+
+export function outboxFolderTransport(outboxDir: string, from: string, log: Logger): MailTransport {
+  const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+  return {
+    async deliver(mail) {
+      await mkdir(outboxDir, { recursive: true, mode: 0o700 });
+      const info = await builder.sendMail(message(from, mail));
+      const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${mail.id}-${mail.kind}.eml`;
+      const path = join(outboxDir, name);
+      // Write then rename, so a reader never sees half a message.
+      await writeFile(`${path}.tmp`, info.message as Buffer, { mode: 0o600 });
+      await rename(`${path}.tmp`, path);
+      // The embedded outbox is the development default: show the link so it can be clicked.
+      log.info({ mail: name, to: mail.to }, mail.link ? `mail written to outbox/${name}; open ${mail.link}` : `mail written to outbox/${name}`);
+    },
+    close() {},
+  };
+}

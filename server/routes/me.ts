@@ -1,0 +1,14 @@
+import type Router from '@koa/router';
+import { requestBody, requireSession, type Services } from './context.js';
+
+export function meRoutes(router: Router, services: Services): void {
+  router.get('/v1/me', async (ctx) => {
+    const { user } = await requireSession(ctx, services);
+    ctx.body = { user };
+  });
+
+  router.patch('/v1/me', async (ctx) => {
+    const { user, tokenHash } = await requireSession(ctx, services);
+    ctx.body = { user: await services.accounts.updateProfile(user.id, tokenHash, requestBody(ctx), ctx.ip) };
+  });
+}
