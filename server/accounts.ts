@@ -10,7 +10,8 @@ import { EMAIL_TOKEN_TTL_MS, USER_COLUMNS, toUser, type ServiceDeps, type UserRo
 import type { SessionStore } from './sessions.js';
 import type { User } from './shared/api.js';
 import { passwordProblem } from './shared/password-strength.js';
-import { normalizeEmail, normalizeUsername, parseBody, registerBody, resendBody, updateProfileBody, verifyBody } from './shared/rules.js';
+import { parseBody, registerBody, resendBody, updateProfileBody, verifyBody } from './schemas.js';
+import { normalizeEmail, normalizeUsername } from './shared/rules.js';
 
 export type VerifyOutcome = { kind: 'activated' | 'already_active' | 'email_changed'; user: User };
 

@@ -9,7 +9,8 @@ import { HttpError, invalidInput } from './errors.js';
 import { hashPassword, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
 import { SESSION_TTL_MS, USER_COLUMNS, toUser, type ServiceDeps, type UserRow } from './services.js';
 import { SESSION_TOKEN_PREFIX, type SessionResponse, type User } from './shared/api.js';
-import { loginBody, normalizeEmail, parseBody } from './shared/rules.js';
+import { loginBody, parseBody } from './schemas.js';
+import { normalizeEmail } from './shared/rules.js';
 
 interface CachedSession {
   userId: string;

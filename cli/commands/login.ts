@@ -1,0 +1,46 @@
+import { emailProblem } from '../../server/shared/rules.js';
+import { readPassword, valueOrAsk, type Context } from '../context.js';
+import { ApiError, CliError } from '../errors.js';
+import { dashboard, show, success } from '../ui.js';
+
+export interface LoginOptions {
+  email?: string;
+  passwordStdin?: boolean;
+}
+
+export async function run(ctx: Context, options: LoginOptions): Promise<void> {
+  const email = await valueOrAsk(ctx, options.email, '--email', (p) => p.input('Email:', { check: emailProblem }));
+  const password = await readPassword(ctx, options.passwordStdin, 'Password:');
+  const api = await ctx.api();
+  let session;
+  try {
+    session = await api.login({ email, password });
+  } catch (error) {
+    throw explain(error, email);
+  }
+  const config = await ctx.config();
+  config.saveLogin(api.server, { token: session.token, username: session.user.username });
+  show(ctx.io, { user: session.user, server: api.server, expiresAt: session.expiresAt }, () => ['', ...dashboard(ctx.io, session.user, api.server)]);
+  success(ctx.io, `Logged in to ${api.server} as ${ctx.io.err.bold(session.user.username)}.`);
+}
+
+/** Login refusals name the way on. */
+function explain(error: unknown, email: string): unknown {
+  if (!(error instanceof ApiError)) return error;
+  const quoted = email.trim();
+  if (error.code === 'invalid_credentials') {
+    return new CliError(
+      error.exitCode,
+      error.code,
+      `Email or password is not right. No account yet? Run \`taskmaster register\`.`,
+    );
+  }
+  if (error.code === 'email_not_verified') {
+    return new CliError(
+      error.exitCode,
+      error.code,
+      `Your email is not verified yet. Paste the token from the email into \`taskmaster verify\`, or ask for a new one: \`taskmaster verify --resend --email ${quoted}\`.`,
+    );
+  }
+  return error;
+}

@@ -1,0 +1,44 @@
+import { emailProblem, passwordBasicProblem, usernameProblem } from '../../server/shared/rules.js';
+import { readPassword, valueOrAsk, type Context } from '../context.js';
+import { CliError, EXIT, UsageError } from '../errors.js';
+import { note, show, success } from '../ui.js';
+
+export interface RegisterOptions {
+  email?: string;
+  username?: string;
+  passwordStdin?: boolean;
+}
+
+export async function run(ctx: Context, options: RegisterOptions): Promise<void> {
+  const email = await valueOrAsk(ctx, options.email, '--email', (p) => p.input('Email:', { check: emailProblem }));
+  const username = await valueOrAsk(ctx, options.username, '--username', (p) => p.input('Username:', { check: usernameProblem }));
+  const refuse = (field: string, problem: string | undefined) => {
+    if (problem) throw new CliError(EXIT.refused, 'invalid_input', `${field}: ${problem}`);
+  };
+  refuse('email', emailProblem(email));
+  refuse('username', usernameProblem(username));
+
+  // The same estimator as the daemon, loaded only now: its dictionaries are large.
+  const { passwordProblem } = await import('../../server/shared/password-strength.js');
+  const context = { username, email };
+  let password: string;
+  if (options.passwordStdin || !ctx.io.interactive) {
+    password = await readPassword(ctx, options.passwordStdin, 'Password:');
+    refuse('password', passwordProblem(password, context));
+  } else {
+    const prompt = await ctx.prompt();
+    for (;;) {
+      password = await prompt.password('Password (8+ characters, hard to guess):', (value) => passwordBasicProblem(value, context) ?? passwordProblem(value, context));
+      const again = await prompt.password('Password again:');
+      if (again === password) break;
+      ctx.io.say(ctx.io.err.red('The passwords do not match. Try again.'));
+    }
+  }
+  if (password === undefined) throw new UsageError('Missing password.');
+
+  const api = await ctx.api();
+  const { user } = await api.register({ email, username, password });
+  show(ctx.io, { user }, () => []);
+  success(ctx.io, `Account ${ctx.io.err.bold(user.username)} created.`);
+  note(ctx.io, `Check ${user.email} for the verification email, then run:\n  taskmaster verify            and paste the token\n  (or open the link in the email)`);
+}

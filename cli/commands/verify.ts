@@ -1,0 +1,34 @@
+import { emailProblem, tokenFromInput } from '../../server/shared/rules.js';
+import { valueOrAsk, type Context } from '../context.js';
+import { CliError, EXIT, UsageError } from '../errors.js';
+import { note, show, success } from '../ui.js';
+
+export interface VerifyOptions {
+  resend?: boolean;
+  email?: string;
+}
+
+export async function run(ctx: Context, tokenArgument: string | undefined, options: VerifyOptions): Promise<void> {
+  if (options.resend) return resend(ctx, tokenArgument, options.email);
+  if (options.email !== undefined) throw new UsageError('--email goes with --resend: `taskmaster verify --resend --email you@example.com`.');
+  const pasted = await valueOrAsk(ctx, tokenArgument, 'TOKEN (the token or the link from the email)', (p) =>
+    p.input('Paste the token from your email (or the whole link):', { check: (v) => (v.trim() === '' ? 'Paste the token from the email.' : undefined) }),
+  );
+  const token = tokenFromInput(pasted);
+  if (token === '') throw new UsageError('The token is empty: paste the token from the email.');
+  const { user } = await (await ctx.api()).verify(token);
+  show(ctx.io, { user }, () => []);
+  success(ctx.io, `Email ${user.email} verified. Your account ${ctx.io.err.bold(user.username)} is active.`);
+  note(ctx.io, 'Next: taskmaster login');
+}
+
+async function resend(ctx: Context, stray: string | undefined, flagEmail: string | undefined): Promise<void> {
+  if (stray !== undefined) throw new UsageError('--resend takes no TOKEN: `taskmaster verify --resend --email you@example.com`.');
+  const email = await valueOrAsk(ctx, flagEmail, '--email', (p) => p.input('Email of the account:', { check: emailProblem }));
+  const problem = emailProblem(email);
+  if (problem) throw new CliError(EXIT.refused, 'invalid_input', `email: ${problem}`);
+  await (await ctx.api()).resendVerification(email);
+  show(ctx.io, { status: 'accepted', email: email.trim() }, () => []);
+  success(ctx.io, `If ${email.trim()} has an account waiting for verification, a new email is on its way.`);
+  note(ctx.io, 'Then run: taskmaster verify');
+}

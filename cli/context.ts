@@ -1,0 +1,77 @@
+// What every command gets (after gh's Factory): streams, the server, the config, the API, prompts.
+// Config, HTTP client and prompts load on first use, so `--help` and `--version` stay light.
+import type { Api } from './api.js';
+import type { ConfigStore } from './config.js';
+import { NotLoggedInError, UsageError } from './errors.js';
+import type { IO } from './io.js';
+import type { Check, Prompt } from './prompt.js';
+
+export interface Context {
+  io: IO;
+  env: Record<string, string | undefined>;
+  /** The daemon's base URL, resolved from --server, TASKMASTER_SERVER, the last login, the default. */
+  server(): Promise<string>;
+  config(): Promise<ConfigStore>;
+  /** A client for the server; with `session`, it carries the saved or TASKMASTER_TOKEN token. */
+  api(options?: { session?: boolean }): Promise<Api>;
+  prompt(): Promise<Prompt>;
+}
+
+export function createContext(io: IO, env: Record<string, string | undefined>, serverFlag: string | undefined): Context {
+  let config: Promise<ConfigStore> | undefined;
+  let prompt: Promise<Prompt> | undefined;
+  const context: Context = {
+    io,
+    env,
+    config() {
+      config ??= import('./config.js').then(({ ConfigStore }) => {
+        const store = new ConfigStore(env.TASKMASTER_CONFIG_DIR || undefined);
+        if (store.permissionsFixed) io.say(io.err.yellow(`warning: ${store.permissionsFixed}`));
+        return store;
+      });
+      return config;
+    },
+    async server() {
+      const explicit = serverFlag ?? (env.TASKMASTER_SERVER || undefined);
+      return (await context.config()).resolveServer(explicit);
+    },
+    async api(options = {}) {
+      const [{ Api }, server] = await Promise.all([import('./api.js'), context.server()]);
+      if (!options.session) return new Api(server, undefined);
+      const token = env.TASKMASTER_TOKEN || (await context.config()).entry(server)?.token;
+      if (!token) throw new NotLoggedInError(`You are not logged in to ${server}. Run \`taskmaster login\`.`);
+      return new Api(server, token);
+    },
+    prompt() {
+      prompt ??= import('./prompt.js').then(({ createPrompt }) => createPrompt());
+      return prompt;
+    },
+  };
+  return context;
+}
+
+/**
+ * A value from its flag, else asked at a terminal, else a usage error naming the flag.
+ */
+export async function valueOrAsk(
+  ctx: Context,
+  value: string | undefined,
+  flag: string,
+  ask: (prompt: Prompt) => Promise<string>,
+): Promise<string> {
+  if (value !== undefined) return value;
+  if (!ctx.io.interactive) throw new UsageError(`Missing ${flag}: pass it (prompts need a terminal and no --no-input).`);
+  return ask(await ctx.prompt());
+}
+
+/** Reads a password: `--password-stdin`, or a masked prompt; never a flag value. */
+export async function readPassword(ctx: Context, fromStdin: boolean | undefined, message: string, check?: Check): Promise<string> {
+  if (fromStdin) {
+    const { readFirstLine } = await import('./io.js');
+    const password = await readFirstLine(ctx.io.stdin);
+    if (password === '') throw new UsageError('--password-stdin read an empty password: pipe it in, e.g. `printf %s "$PASSWORD" | taskmaster … --password-stdin`.');
+    return password;
+  }
+  if (!ctx.io.interactive) throw new UsageError('Missing password: pass --password-stdin and pipe the password in (prompts need a terminal).');
+  return (await ctx.prompt()).password(message, check);
+}
