@@ -1,7 +1,7 @@
 // Request bodies, as zod schemas built on the shared rules. Daemon only: the CLI checks fields
 // one by one with the same rules and never loads zod.
 import { z } from 'zod';
-import { PASSWORD_MAX, TOKEN_MAX, emailProblem, usernameProblem } from './shared/rules.js';
+import { PASSWORD_MAX, TOKEN_MAX, emailProblem, passwordBasicProblem, usernameProblem } from './shared/rules.js';
 
 /** A zod string field whose message is ours. */
 function field(check: (value: string) => string | undefined, required: string) {
@@ -17,13 +17,15 @@ export const passwordField = z
   .string({ error: 'Password is required.' })
   .min(1, 'Password is required.')
   .max(PASSWORD_MAX * 4, `Password must be at most ${PASSWORD_MAX} characters.`);
+/** A new password: length here; personal information and strength need the other fields. */
+export const newPasswordField = field((value) => passwordBasicProblem(value), 'Password is required.');
 export const tokenField = z
   .string({ error: 'Token is required.' })
   .trim()
   .min(1, 'Token is required.')
   .max(TOKEN_MAX, 'Token is not valid.');
 
-export const registerBody = z.object({ email: emailField, username: usernameField, password: passwordField });
+export const registerBody = z.object({ email: emailField, username: usernameField, password: newPasswordField });
 export const loginBody = z.object({ email: emailField, password: passwordField });
 export const verifyBody = z.object({ token: tokenField });
 export const resendBody = z.object({ email: emailField });

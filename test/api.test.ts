@@ -1,0 +1,255 @@
+// Every row of the contract's HTTP table, against the real daemon with a real SMTP receiver.
+import test from 'ava';
+import { api } from './helpers/http.js';
+import { STRONG_PASSWORD, activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { tokenOf } from './helpers/smtp.js';
+
+let td: TestDaemon;
+let now = Date.now();
+test.before(async () => {
+  td = await startTestDaemon({ clock: () => now });
+});
+test.after.always(async () => td?.close());
+
+const isProblem = (reply: { headers: Record<string, unknown>; json: { type?: string; title?: string; status?: number; detail?: string; code?: string } }, status: number, code: string) =>
+  String(reply.headers['content-type']).startsWith('application/problem+json') &&
+  reply.json?.status === status &&
+  reply.json?.code === code &&
+  typeof reply.json?.type === 'string' &&
+  typeof reply.json?.title === 'string' &&
+  typeof reply.json?.detail === 'string';
+
+test('GET /healthz answers ok', async (t) => {
+  const reply = await api(td.url, 'GET', '/healthz');
+  t.is(reply.status, 200);
+  t.deepEqual(reply.json, { status: 'ok' });
+});
+
+test('registration answers 201 with the user and emails a link and the bare token', async (t) => {
+  const who = identity('reg');
+  const reply = await api(td.url, 'POST', '/v1/users', { ...who, email: `  ${who.email.toUpperCase()}  ` });
+  t.is(reply.status, 201);
+  const { user } = reply.json;
+  t.like(user, { username: who.username, email: who.email.toUpperCase(), emailVerified: false, pendingEmail: null });
+  t.regex(user.id, /^[0-9a-f-]{36}$/);
+  t.false('password' in user || 'passwordHash' in user);
+  t.truthy(Date.parse(user.createdAt) && Date.parse(user.updatedAt));
+
+  const mail = await td.smtp.waitFor((m) => m.to.toLowerCase() === who.email);
+  const token = tokenOf(mail);
+  t.true(mail.text.includes(`${td.url}/v1/verify?token=${token}`));
+  t.true(mail.html.includes(`/v1/verify?token=${token}`), 'the HTML part carries the link too');
+  t.regex(mail.text, /expire in 24 hours/);
+  t.regex(mail.raw, /multipart\/alternative/);
+});
+
+test('registration refuses bad fields with a message per field and creates nothing', async (t) => {
+  const reply = await api(td.url, 'POST', '/v1/users', { email: 'not-an-email', username: '-x', password: 'short' });
+  t.is(reply.status, 400);
+  t.true(isProblem(reply, 400, 'invalid_input'));
+  t.deepEqual(Object.keys(reply.json.errors).sort(), ['email', 'password', 'username']);
+  const count = await td.daemon.db.knex('users').where('email_normalized', 'not-an-email').count({ n: '*' }).first();
+  t.is(Number(count?.n), 0);
+});
+
+test('registration refuses a common password, and one that contains the username or the email', async (t) => {
+  const who = identity('weak');
+  for (const password of ['password123', `${who.username}-blue-otter-galaxy`, `xx${who.email.split('@')[0]}-blue-otter`]) {
+    const reply = await api(td.url, 'POST', '/v1/users', { ...who, password });
+    t.is(reply.status, 400, password);
+    t.truthy(reply.json.errors.password);
+  }
+  t.is((await api(td.url, 'POST', '/v1/users', { ...who, password: 'x'.repeat(257) })).status, 400, 'over 256 characters');
+});
+
+test('usernames and emails are unique whatever their case: 409 username_taken / email_taken', async (t) => {
+  const who = identity('dup');
+  t.is((await api(td.url, 'POST', '/v1/users', who)).status, 201);
+  const sameName = await api(td.url, 'POST', '/v1/users', { ...identity('other'), username: who.username.toUpperCase() });
+  t.true(isProblem(sameName, 409, 'username_taken'));
+  const sameEmail = await api(td.url, 'POST', '/v1/users', { ...identity('other'), email: who.email.toUpperCase() });
+  t.true(isProblem(sameEmail, 409, 'email_taken'));
+});
+
+test('GET /v1/verify activates from the link, then says already active; a bad token gets a 400 page', async (t) => {
+  const who = identity('link');
+  await api(td.url, 'POST', '/v1/users', who);
+  const token = tokenOf(await td.smtp.waitFor((m) => m.to === who.email));
+  const first = await api(td.url, 'GET', `/v1/verify?token=${token}`);
+  t.is(first.status, 200);
+  t.regex(String(first.headers['content-type']), /^text\/html/);
+  t.regex(first.text, /Account activated/);
+  t.regex(first.text, /taskmaster login/);
+  t.notRegex(first.text, /<script|src=|href="http/i, 'self-contained: no external assets');
+  const again = await api(td.url, 'GET', `/v1/verify?token=${token}`);
+  t.is(again.status, 200);
+  t.regex(again.text, /already active/i);
+  const bad = await api(td.url, 'GET', '/v1/verify?token=nope');
+  t.is(bad.status, 400);
+  t.regex(bad.text, /not valid/);
+  t.is((await api(td.url, 'GET', '/v1/verify')).status, 400);
+});
+
+test('POST /v1/verify activates with the pasted token; unknown and expired tokens are refused', async (t) => {
+  const who = identity('paste');
+  await api(td.url, 'POST', '/v1/users', who);
+  const token = tokenOf(await td.smtp.waitFor((m) => m.to === who.email));
+  const reply = await api(td.url, 'POST', '/v1/verify', { token });
+  t.is(reply.status, 200);
+  t.like(reply.json.user, { username: who.username, emailVerified: true });
+  t.true(isProblem(await api(td.url, 'POST', '/v1/verify', { token: 'A'.repeat(43) }), 400, 'invalid_token'));
+  t.true(isProblem(await api(td.url, 'POST', '/v1/verify', {}), 400, 'invalid_input'));
+});
+
+test.serial('a verification token expires after 24 hours', async (t) => {
+  const who = identity('expire');
+  await api(td.url, 'POST', '/v1/users', who);
+  const token = tokenOf(await td.smtp.waitFor((m) => m.to === who.email));
+  now += 24 * 60 * 60 * 1000 + 1000;
+  try {
+    t.true(isProblem(await api(td.url, 'POST', '/v1/verify', { token }), 400, 'expired_token'));
+    const page = await api(td.url, 'GET', `/v1/verify?token=${token}`);
+    t.is(page.status, 400);
+    t.regex(page.text, /expired/);
+  } finally {
+    now = Date.now();
+  }
+});
+
+test('resend answers 202 for any email, and mails a new token that replaces the old one', async (t) => {
+  const who = identity('resend');
+  await api(td.url, 'POST', '/v1/users', who);
+  const first = tokenOf(await td.smtp.waitFor((m) => m.to === who.email));
+  const unknown = await api(td.url, 'POST', '/v1/verify/resend', { email: 'nobody-here@example.com' });
+  const known = await api(td.url, 'POST', '/v1/verify/resend', { email: who.email });
+  t.is(unknown.status, 202);
+  t.is(known.status, 202);
+  t.deepEqual(unknown.json, known.json, 'the answer does not tell whether the account exists');
+  const second = tokenOf(await td.smtp.waitFor((m) => m.to === who.email && tokenOf(m) !== first));
+  t.true(isProblem(await api(td.url, 'POST', '/v1/verify', { token: first }), 400, 'invalid_token'));
+  t.is((await api(td.url, 'POST', '/v1/verify', { token: second })).status, 200);
+  t.true(isProblem(await api(td.url, 'POST', '/v1/verify/resend', { email: 'bad' }), 400, 'invalid_input'));
+  t.is(td.smtp.mailsTo('nobody-here@example.com').length, 0);
+});
+
+test('login answers a tm_ token valid 30 days; unknown email and wrong password get the same 401', async (t) => {
+  const account = await activeAccount(td, identity('login'));
+  t.regex(account.token, /^tm_[A-Za-z0-9_-]{43}$/);
+  const login = await api(td.url, 'POST', '/v1/sessions', { email: account.email, password: account.password });
+  const days = (Date.parse(login.json.expiresAt) - Date.now()) / 86_400_000;
+  t.true(days > 29.9 && days <= 30.01, `expires in ${days} days`);
+  t.like(login.json.user, { username: account.username, emailVerified: true });
+
+  const wrong = await api(td.url, 'POST', '/v1/sessions', { email: account.email, password: 'wrong-horse-battery-staple' });
+  const unknown = await api(td.url, 'POST', '/v1/sessions', { email: 'ghost@example.com', password: 'wrong-horse-battery-staple' });
+  t.true(isProblem(wrong, 401, 'invalid_credentials'));
+  t.deepEqual(wrong.json, unknown.json);
+});
+
+test('login before verifying the email is refused with 403 email_not_verified', async (t) => {
+  const who = identity('unverified');
+  await api(td.url, 'POST', '/v1/users', who);
+  const reply = await api(td.url, 'POST', '/v1/sessions', { email: who.email, password: who.password });
+  t.true(isProblem(reply, 403, 'email_not_verified'));
+  t.false('token' in reply.json);
+});
+
+test('GET /v1/me answers the user for a valid token and 401 otherwise', async (t) => {
+  const account = await activeAccount(td, identity('me'));
+  const reply = await api(td.url, 'GET', '/v1/me', undefined, { token: account.token });
+  t.is(reply.status, 200);
+  t.like(reply.json.user, { username: account.username, email: account.email, emailVerified: true, pendingEmail: null });
+  t.true(isProblem(await api(td.url, 'GET', '/v1/me'), 401, 'unauthenticated'));
+  t.true(isProblem(await api(td.url, 'GET', '/v1/me', undefined, { token: 'tm_nonsense' }), 401, 'unauthenticated'));
+  const inUrl = await api(td.url, 'GET', `/v1/me?token=${account.token}`);
+  t.is(inUrl.status, 401, 'a token in the URL is not accepted');
+});
+
+test('PATCH /v1/me changes the username, refusing a taken one', async (t) => {
+  const account = await activeAccount(td, identity('rename'));
+  const other = identity('taken');
+  await api(td.url, 'POST', '/v1/users', other);
+  const renamed = await api(td.url, 'PATCH', '/v1/me', { username: `${account.username}-new` }, { token: account.token });
+  t.is(renamed.status, 200);
+  t.is(renamed.json.user.username, `${account.username}-new`);
+  t.is((await api(td.url, 'GET', '/v1/me', undefined, { token: account.token })).json.user.username, `${account.username}-new`);
+  t.true(isProblem(await api(td.url, 'PATCH', '/v1/me', { username: other.username.toUpperCase() }, { token: account.token }), 409, 'username_taken'));
+  t.true(isProblem(await api(td.url, 'PATCH', '/v1/me', { username: 'a b' }, { token: account.token }), 400, 'invalid_input'));
+  t.true(isProblem(await api(td.url, 'PATCH', '/v1/me', { username: 'someone' }), 401, 'unauthenticated'));
+});
+
+test('PATCH /v1/me email change needs the current password and waits for the new address to confirm', async (t) => {
+  const account = await activeAccount(td, identity('move'));
+  const otherSession = (await api(td.url, 'POST', '/v1/sessions', { email: account.email, password: account.password })).json.token;
+  const newEmail = `${account.username}-new@example.org`;
+
+  const noPassword = await api(td.url, 'PATCH', '/v1/me', { email: newEmail }, { token: account.token });
+  t.true(isProblem(noPassword, 400, 'invalid_input'));
+  t.truthy(noPassword.json.errors.currentPassword);
+  t.true(isProblem(await api(td.url, 'PATCH', '/v1/me', { email: newEmail, currentPassword: 'not-my-password-at-all' }, { token: account.token }), 403, 'wrong_password'));
+  const taken = identity('occupied');
+  await api(td.url, 'POST', '/v1/users', taken);
+  t.true(isProblem(await api(td.url, 'PATCH', '/v1/me', { email: taken.email, currentPassword: account.password }, { token: account.token }), 409, 'email_taken'));
+
+  const changed = await api(td.url, 'PATCH', '/v1/me', { email: newEmail, currentPassword: account.password }, { token: account.token });
+  t.is(changed.status, 200);
+  t.like(changed.json.user, { email: account.email, pendingEmail: newEmail });
+
+  const notice = await td.smtp.waitFor((m) => m.to === account.email && /being changed/.test(m.subject));
+  t.true(notice.text.includes(newEmail), 'the old address is told of the change');
+  const confirm = await td.smtp.waitFor((m) => m.to === newEmail);
+  t.is((await api(td.url, 'GET', '/v1/me', undefined, { token: otherSession })).status, 401, 'other sessions end on an email change');
+
+  const verified = await api(td.url, 'POST', '/v1/verify', { token: tokenOf(confirm) });
+  t.is(verified.status, 200);
+  t.like(verified.json.user, { email: newEmail, pendingEmail: null, emailVerified: true });
+  t.is((await api(td.url, 'GET', '/v1/me', undefined, { token: account.token })).json.user.email, newEmail);
+  t.is((await api(td.url, 'POST', '/v1/sessions', { email: newEmail, password: account.password })).status, 201);
+  t.is((await api(td.url, 'POST', '/v1/sessions', { email: account.email, password: account.password })).status, 401);
+});
+
+test('DELETE /v1/sessions/current ends the session: the token never works again', async (t) => {
+  const account = await activeAccount(td, identity('logout'));
+  t.is((await api(td.url, 'GET', '/v1/me', undefined, { token: account.token })).status, 200, 'cached as valid first');
+  const reply = await api(td.url, 'DELETE', '/v1/sessions/current', undefined, { token: account.token });
+  t.is(reply.status, 204);
+  t.is(reply.text, '');
+  t.true(isProblem(await api(td.url, 'GET', '/v1/me', undefined, { token: account.token }), 401, 'unauthenticated'));
+  t.true(isProblem(await api(td.url, 'DELETE', '/v1/sessions/current', undefined, { token: account.token }), 401, 'unauthenticated'));
+  t.true(isProblem(await api(td.url, 'DELETE', '/v1/sessions/current'), 401, 'unauthenticated'));
+});
+
+test.serial('an expired session is refused on its next request', async (t) => {
+  const account = await activeAccount(td, identity('stale'));
+  t.is((await api(td.url, 'GET', '/v1/me', undefined, { token: account.token })).status, 200);
+  now += 30 * 24 * 60 * 60 * 1000 + 1000;
+  try {
+    t.true(isProblem(await api(td.url, 'GET', '/v1/me', undefined, { token: account.token }), 401, 'unauthenticated'));
+  } finally {
+    now = Date.now();
+  }
+  t.is((await api(td.url, 'GET', '/v1/me', undefined, { token: account.token })).status, 401, 'and it stays ended');
+});
+
+test('bodies over 1 MiB get 413, malformed JSON 400, other content types 415, unknown routes 404: all problem+json', async (t) => {
+  t.true(isProblem(await api(td.url, 'POST', '/v1/users', undefined, { raw: JSON.stringify({ email: 'a'.repeat(1_100_000) }), headers: { 'content-type': 'application/json' } }), 413, 'payload_too_large'));
+  t.true(isProblem(await api(td.url, 'POST', '/v1/users', undefined, { raw: '{"email":', headers: { 'content-type': 'application/json' } }), 400, 'malformed_json'));
+  t.true(isProblem(await api(td.url, 'POST', '/v1/users', undefined, { raw: 'email=a', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported_media_type'));
+  t.true(isProblem(await api(td.url, 'GET', '/v1/nothing-here'), 404, 'not_found'));
+  const wrongMethod = await api(td.url, 'PUT', '/v1/me');
+  t.true(isProblem(wrongMethod, 405, 'method_not_allowed'));
+  t.true(isProblem(await api(td.url, 'POST', '/v1/users', [1, 2]), 400, 'invalid_input'));
+});
+
+test('no response leaks a password or a hash', async (t) => {
+  const who = identity('leak');
+  const replies = [
+    await api(td.url, 'POST', '/v1/users', who),
+    await api(td.url, 'POST', '/v1/sessions', { email: who.email, password: who.password }),
+    await api(td.url, 'POST', '/v1/sessions', { email: who.email, password: `${STRONG_PASSWORD}x` }),
+  ];
+  for (const reply of replies) {
+    t.false(reply.text.includes(who.password));
+    t.notRegex(reply.text, /\$2[aby]\$/);
+  }
+});

@@ -1,0 +1,65 @@
+// Starts the real daemon on port 0 with its own temp data folder and a real SMTP receiver.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { readConfig, type Config } from '../../server/config.js';
+import { startDaemon, type Daemon, type StartOptions } from '../../server/main.js';
+import { startSmtp, tokenOf, type SmtpReceiver } from './smtp.js';
+import { api } from './http.js';
+
+export interface TestDaemon {
+  url: string;
+  daemon: Daemon;
+  smtp: SmtpReceiver;
+  dataDir: string;
+  config: Config;
+  close(): Promise<void>;
+}
+
+export const STRONG_PASSWORD = 'correct-horse-battery-staple-42';
+
+export async function testConfig(dataDir: string, env: Record<string, string> = {}): Promise<Config> {
+  const result = readConfig([], { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: '4', ...env });
+  if (result.kind !== 'run') throw new Error('unexpected config result');
+  return result.config;
+}
+
+export async function startTestDaemon(options: StartOptions & { env?: Record<string, string>; dataDir?: string; smtp?: SmtpReceiver } = {}): Promise<TestDaemon> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'taskmaster-test-')));
+  const smtp = options.smtp ?? (await startSmtp());
+  const config = await testConfig(dataDir, { SMTP_URL: smtp.url, ...options.env });
+  const daemon = await startDaemon(config, { log: pino({ level: 'silent' }), mailRetry: { baseMs: 100, maxMs: 500 }, ...options });
+  return {
+    url: daemon.url,
+    daemon,
+    smtp,
+    dataDir,
+    config,
+    async close() {
+      await daemon.close();
+      if (!options.smtp) await smtp.close();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+let counter = 0;
+/** A fresh, valid identity per call. */
+export function identity(prefix = 'user') {
+  counter++;
+  const tag = `${prefix}${process.pid % 10000}x${counter}`;
+  return { email: `${tag}@example.com`, username: tag, password: STRONG_PASSWORD };
+}
+
+/** Registers, verifies through the emailed token, logs in; returns the session token. */
+export async function activeAccount(td: TestDaemon, who = identity()) {
+  const created = await api(td.url, 'POST', '/v1/users', who);
+  if (created.status !== 201) throw new Error(`register failed: ${created.status} ${created.text}`);
+  const mail = await td.smtp.waitFor((m) => m.to === who.email.toLowerCase() || m.to === who.email);
+  const verified = await api(td.url, 'POST', '/v1/verify', { token: tokenOf(mail) });
+  if (verified.status !== 200) throw new Error(`verify failed: ${verified.status}`);
+  const login = await api(td.url, 'POST', '/v1/sessions', { email: who.email, password: who.password });
+  if (login.status !== 201) throw new Error(`login failed: ${login.status} ${login.text}`);
+  return { ...who, token: login.json.token as string, user: login.json.user };
+}
