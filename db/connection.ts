@@ -32,6 +32,8 @@ export function openDatabase(url: string): Database {
     client: 'sqlite3',
     connection: { filename: target },
     useNullAsDefault: true,
+    // A query waits at most this long for the one connection, instead of knex's 60 s.
+    acquireConnectionTimeout: 10_000,
     pool: {
       min: 1,
       max: 1,

@@ -1,6 +1,8 @@
 // Where mail goes: real SMTP when SMTP_URL is set, else .eml files in <data dir>/outbox/.
+import { randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { Logger } from 'pino';
 
@@ -20,16 +22,42 @@ export interface MailTransport {
 }
 
 /**
- * Plain ASCII parts go as 7bit, so the link and the token stay whole on their lines in the raw
- * message (quoted-printable would fold them), which keeps a .eml readable and greppable.
+ * The message as RFC 5322 text. Our mails are plain ASCII, so both parts go as 7bit with lines up
+ * to RFC 5322's 998: the link and the token stay whole on their lines in the raw message (which
+ * nodemailer would fold as quoted-printable past 76 characters), so a .eml is readable as it is.
+ * Anything else is left to nodemailer's own composer.
  */
-function bodyPart(content: string): string | { content: string; contentTransferEncoding: string } {
-  const sevenBit = /^[\x09\x0A\x0D\x20-\x7E]*$/.test(content) && content.split('\n').every((line) => line.length < 990);
-  return sevenBit ? { content, contentTransferEncoding: '7bit' } : content;
-}
-
 function message(from: string, mail: OutgoingMail): SendMailOptions {
-  return { from, to: mail.to, subject: mail.subject, text: bodyPart(mail.text), html: bodyPart(mail.html) } as SendMailOptions;
+  const fields = [from, mail.to, mail.subject, mail.text, mail.html];
+  const plain = fields.every((field) => /^[\x09\x0A\x0D\x20-\x7E]*$/.test(field) && field.split('\n').every((line) => line.length < 990));
+  if (!plain) return { from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html };
+  const boundary = `taskmaster-${randomUUID()}`;
+  const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
+  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'taskmaster.local';
+  const raw = [
+    `From: ${from}`,
+    `To: ${mail.to}`,
+    `Subject: ${mail.subject}`,
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    `Message-ID: <${randomUUID()}@${domain}>`,
+    'MIME-Version: 1.0',
+    `Content-Type: multipart/alternative; boundary="${boundary}"`,
+    '',
+    `--${boundary}`,
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    crlf(mail.text),
+    `--${boundary}`,
+    'Content-Type: text/html; charset=utf-8',
+    'Content-Transfer-Encoding: 7bit',
+    '',
+    crlf(mail.html),
+    `--${boundary}--`,
+    '',
+  ].join('\r\n');
+  const address = /<([^>]+)>/.exec(from)?.[1] ?? from;
+  return { envelope: { from: address, to: [mail.to] }, raw };
 }
 
 /** A refusal that retrying will not fix (5xx from the server). */
@@ -59,6 +87,7 @@ export function smtpTransport(smtpUrl: string, from: string): MailTransport {
 
 export function outboxFolderTransport(outboxDir: string, from: string, log: Logger): MailTransport {
   const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'windows' });
+  // (a raw message passes through the stream transport unchanged)
   return {
     async deliver(mail) {
       await mkdir(outboxDir, { recursive: true, mode: 0o700 });
