@@ -19,8 +19,16 @@ function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
 
-export function buildProgram(makeContext: (command: Command) => Context): Command {
+export function buildProgram(io: IO, makeContext: (command: Command) => Context): Command {
   const program = new Command('taskmaster')
+    // Set before any subcommand is added: subcommands copy these settings when created.
+    .exitOverride()
+    .configureOutput({
+      writeErr: (text) => {
+        if (!io.json) io.stderr.write(text);
+      },
+      outputError: (text, write) => write(io.err.red(text)),
+    })
     .description('TaskMaster from the terminal: create an account, verify it, log in, see and change your profile.')
     .version(VERSION, '-V, --version', 'print the version')
     .option('--server <url>', 'daemon base URL (env TASKMASTER_SERVER; default: the last login\'s, else http://127.0.0.1:4000)')
@@ -136,21 +144,10 @@ export async function main(argv = process.argv, env: Record<string, string | und
   const args = argv.slice(2);
   const flag = (name: string) => args.includes(name);
   const io = createIO({ json: flag('--json'), noInput: flag('--no-input'), color: !flag('--no-color'), verbose: flag('--verbose'), env });
-  const program = buildProgram((command) => {
+  const program = buildProgram(io, (command) => {
     const globals = command.optsWithGlobals<GlobalOptions>();
     return createContext(io, env, globals.server);
   });
-  program.exitOverride();
-  program.configureOutput({
-    writeErr: (text) => {
-      if (!io.json) process.stderr.write(text);
-    },
-    outputError: (text, write) => write(io.err.red(text)),
-  });
-  for (const command of program.commands) {
-    command.exitOverride();
-    for (const sub of command.commands) sub.exitOverride();
-  }
   try {
     await program.parseAsync(argv);
   } catch (error) {
