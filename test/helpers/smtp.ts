@@ -19,6 +19,11 @@ export interface SmtpReceiver {
   /** While true, every connection is refused with a transient 421. */
   refusing: boolean;
   connections: number;
+  /** Connections held before the greeting, as a stalled server would. */
+  stalled: number;
+  /** Stall every new connection until release(). */
+  hold(): void;
+  release(): void;
   waitFor(predicate: (mail: ReceivedMail) => boolean, timeoutMs?: number): Promise<ReceivedMail>;
   mailsTo(address: string): ReceivedMail[];
   close(): Promise<void>;
@@ -26,12 +31,23 @@ export interface SmtpReceiver {
 
 export async function startSmtp(): Promise<SmtpReceiver> {
   const waiters = new Set<() => void>();
+  let holding = false;
+  const held: (() => void)[] = [];
   const receiver: SmtpReceiver = {
     url: '',
     port: 0,
     mails: [],
     refusing: false,
     connections: 0,
+    stalled: 0,
+    hold() {
+      holding = true;
+    },
+    release() {
+      holding = false;
+      for (const proceed of held.splice(0)) proceed();
+      receiver.stalled = 0;
+    },
     async waitFor(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
@@ -60,6 +76,11 @@ export async function startSmtp(): Promise<SmtpReceiver> {
       if (receiver.refusing) {
         const error = Object.assign(new Error('Service not available, try again later'), { responseCode: 421 });
         return callback(error);
+      }
+      if (holding) {
+        receiver.stalled++;
+        held.push(() => callback());
+        return;
       }
       callback();
     },
