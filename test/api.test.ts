@@ -253,3 +253,14 @@ test('no response leaks a password or a hash', async (t) => {
     t.notRegex(reply.text, /\$2[aby]\$/);
   }
 });
+
+test('long and Unicode passwords work, and bytes past bcrypt\'s 72 still count', async (t) => {
+  const who = identity('long');
+  const password = `${'ünïcødé-pässphrase-'.repeat(5)}tail-one`; // well over 72 bytes
+  const account = await activeAccount(td, { ...who, password });
+  t.regex(account.token, /^tm_/);
+  const sameStart = `${'ünïcødé-pässphrase-'.repeat(5)}tail-two`;
+  t.true(Buffer.byteLength(sameStart) > 72 && sameStart.slice(0, 60) === password.slice(0, 60));
+  t.true(isProblem(await api(td.url, 'POST', '/v1/sessions', { email: who.email, password: sameStart }), 401, 'invalid_credentials'));
+  t.is((await api(td.url, 'POST', '/v1/sessions', { email: who.email, password: ` ${password}` })).status, 401, 'no trimming');
+});
