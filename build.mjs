@@ -1,6 +1,7 @@
 // Builds dist/: the daemon with its dependencies left in node_modules, and the CLI bundled
 // into one file (fast start) with the prompt library and the password estimator in lazy chunks.
 import { readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
@@ -15,6 +16,16 @@ const common = {
   logLevel: 'warning',
 };
 
+/** The CLI never negotiates HTTP/2 (undici's allowH2 stays off): bundle a stub for its client. */
+const noHttp2 = {
+  name: 'no-http2',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /[\\/]client-h2(\.js)?$/ }, (args) =>
+      args.importer.includes(`undici${'/'}lib${'/'}dispatcher`) ? { path: fileURLToPath(new URL('./cli/stubs/undici-client-h2.cjs', import.meta.url)) } : undefined,
+    );
+  },
+};
+
 rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
 await Promise.all([
   build({ ...common, entryPoints: { main: 'server/main.ts' }, outdir: 'dist/server', packages: 'external' }),
@@ -24,9 +35,8 @@ await Promise.all([
     outdir: 'dist/cli',
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    metafile: false,
+    minify: true,
+    plugins: [noHttp2],
     // CommonJS dependencies inside an ESM bundle need a require of their own.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   }),

@@ -1,7 +1,9 @@
-// The config file, through conf: one entry per server URL with its token and username.
-import { chmodSync, mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Conf from 'conf';
+// The config file: one entry per server URL with its token and username.
+// Written through conf (atomic writes, mode 0600). Read directly: conf validates with ajv, whose
+// load costs more than a whole `taskmaster whoami` should, and reads need none of it.
+import { chmodSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import envPaths from 'env-paths';
 
 interface ServerEntry {
   token: string;
@@ -14,19 +16,69 @@ interface Stored {
 }
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:4000';
+const PROJECT = 'taskmaster';
+const FILE = 'config.json';
 
 export class ConfigStore {
-  private readonly conf: Conf<Stored>;
+  readonly dir: string;
+  readonly path: string;
   /** Set when the file was found with looser permissions and was fixed. */
   readonly permissionsFixed: string | undefined;
+  private data: Stored;
 
   constructor(configDir: string | undefined) {
-    if (configDir) mkdirSync(configDir, { recursive: true, mode: 0o700 });
-    this.conf = new Conf<Stored>({
-      projectName: 'taskmaster',
+    // The same folder conf picks for projectName 'taskmaster' with no suffix.
+    this.dir = configDir ?? envPaths(PROJECT, { suffix: '' }).config;
+    this.path = join(this.dir, FILE);
+    this.permissionsFixed = this.tightenPermissions();
+    this.data = this.read();
+  }
+
+  /** The server to talk to: the flag or TASKMASTER_SERVER, else the last login's, else the default. */
+  resolveServer(explicit: string | undefined): string {
+    return normalizeServer(explicit ?? this.data.lastServer ?? DEFAULT_SERVER);
+  }
+
+  entry(server: string): ServerEntry | undefined {
+    return this.data.servers[server];
+  }
+
+  async saveLogin(server: string, entry: ServerEntry): Promise<void> {
+    await this.write({ servers: { ...this.data.servers, [server]: entry }, lastServer: server });
+  }
+
+  async updateUsername(server: string, username: string): Promise<void> {
+    const current = this.entry(server);
+    if (current) await this.write({ ...this.data, servers: { ...this.data.servers, [server]: { ...current, username } } });
+  }
+
+  /** Forgets the server's entry; true when there was one. */
+  async forget(server: string): Promise<boolean> {
+    if (!(server in this.data.servers)) return false;
+    const servers = { ...this.data.servers };
+    delete servers[server];
+    await this.write({ ...this.data, servers });
+    return true;
+  }
+
+  private read(): Stored {
+    try {
+      const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<Stored>;
+      const servers = parsed.servers && typeof parsed.servers === 'object' ? parsed.servers : {};
+      return { servers, ...(typeof parsed.lastServer === 'string' ? { lastServer: parsed.lastServer } : {}) };
+    } catch {
+      return { servers: {} }; // no file yet, or not ours: start empty (conf would do the same)
+    }
+  }
+
+  private async write(next: Stored): Promise<void> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const { default: Conf } = await import('conf');
+    const conf = new Conf<Stored>({
+      projectName: PROJECT,
       projectSuffix: '',
       configName: 'config',
-      ...(configDir ? { cwd: configDir } : {}),
+      cwd: this.dir,
       defaults: { servers: {} },
       // URLs hold dots: keys are plain keys, not paths.
       accessPropertiesByDotNotation: false,
@@ -34,53 +86,22 @@ export class ConfigStore {
       configFileMode: 0o600,
       clearInvalidConfig: true,
     });
-    this.permissionsFixed = this.tightenPermissions();
-  }
-
-  get path(): string {
-    return this.conf.path;
-  }
-
-  /** The server to talk to: the flag or TASKMASTER_SERVER, else the last login's, else the default. */
-  resolveServer(explicit: string | undefined): string {
-    return normalizeServer(explicit ?? this.conf.get('lastServer') ?? DEFAULT_SERVER);
-  }
-
-  entry(server: string): ServerEntry | undefined {
-    return this.conf.get('servers')[server];
-  }
-
-  saveLogin(server: string, entry: ServerEntry): void {
-    this.conf.set({ servers: { ...this.conf.get('servers'), [server]: entry }, lastServer: server });
+    conf.store = next;
+    this.data = next;
     this.tightenPermissions();
-  }
-
-  updateUsername(server: string, username: string): void {
-    const current = this.entry(server);
-    if (current) this.conf.set('servers', { ...this.conf.get('servers'), [server]: { ...current, username } });
-  }
-
-  /** Forgets the server's entry; true when there was one. */
-  forget(server: string): boolean {
-    const servers = { ...this.conf.get('servers') };
-    if (!(server in servers)) return false;
-    delete servers[server];
-    this.conf.set('servers', servers);
-    return true;
   }
 
   private tightenPermissions(): string | undefined {
     let fixed: string | undefined;
     try {
-      const dir = dirname(this.conf.path);
-      if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
-      const mode = statSync(this.conf.path).mode & 0o777;
+      if ((statSync(this.dir).mode & 0o077) !== 0) chmodSync(this.dir, 0o700);
+      const mode = statSync(this.path).mode & 0o777;
       if (mode !== 0o600) {
-        chmodSync(this.conf.path, 0o600);
-        fixed = `The config file ${this.conf.path} was readable by others (mode ${mode.toString(8).padStart(4, '0')}); it is now 0600.`;
+        chmodSync(this.path, 0o600);
+        fixed = `The config file ${this.path} was readable by others (mode ${mode.toString(8).padStart(4, '0')}); it is now 0600.`;
       }
     } catch {
-      // no file yet: conf writes it with 0600
+      // no folder or file yet: they are created 0700 and 0600
     }
     return fixed;
   }

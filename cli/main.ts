@@ -61,7 +61,7 @@ ${examples('taskmaster register', 'taskmaster verify', 'taskmaster login', 'prin
     };
   };
   program.action(async (_options, command: Command) => {
-    (await import('./commands/home.js')).run(makeContext(command), flows(command));
+    await (await import('./commands/home.js')).run(makeContext(command), flows(command));
   });
 
   program
@@ -148,15 +148,26 @@ export async function main(argv = process.argv, env: Record<string, string | und
     const globals = command.optsWithGlobals<GlobalOptions>();
     return createContext(io, env, globals.server);
   });
+  let exitCode: number = EXIT.ok;
   try {
     await program.parseAsync(argv);
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.exitCode === 0 || ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code)) return;
-      if (io.json) io.say(JSON.stringify({ error: { code: 'usage', message: error.message.replace(/^error: /, '') } }));
-      process.exitCode = EXIT.usage;
-      return;
+      const done = error.exitCode === 0 || ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(error.code);
+      if (!done && io.json) io.say(JSON.stringify({ error: { code: 'usage', message: error.message.replace(/^error: /, '') } }));
+      exitCode = done ? EXIT.ok : EXIT.usage;
+    } else {
+      exitCode = reportError(io, error);
     }
-    process.exitCode = reportError(io, error);
   }
+  // Exit as soon as the output is out: an idle HTTP client or compiler thread would otherwise
+  // keep the process alive for a while after the work is done.
+  await Promise.all([flush(io.stdout), flush(io.stderr)]);
+  process.exit(exitCode);
+}
+
+function flush(stream: NodeJS.WritableStream): Promise<void> {
+  return new Promise((resolve) => {
+    if (!stream.write('', () => resolve())) stream.once('drain', () => resolve());
+  });
 }

@@ -19,7 +19,7 @@ export async function run(ctx: Context, options: LoginOptions): Promise<void> {
     throw explain(error, email);
   }
   const config = await ctx.config();
-  config.saveLogin(api.server, { token: session.token, username: session.user.username });
+  await config.saveLogin(api.server, { token: session.token, username: session.user.username });
   show(ctx.io, { user: session.user, server: api.server, expiresAt: session.expiresAt }, () => ['', ...dashboard(ctx.io, session.user, api.server)]);
   success(ctx.io, `Logged in to ${api.server} as ${ctx.io.err.bold(session.user.username)}.`);
 }

@@ -20,7 +20,7 @@ export async function run(ctx: Context): Promise<void> {
     }
   }
   // The local part happens whatever the server said.
-  const forgotten = config.forget(server);
+  const forgotten = await config.forget(server);
   if (warning) ctx.io.say(ctx.io.err.yellow(`warning: ${warning}`));
   show(ctx.io, { loggedOut: true, server, revoked, forgotten }, () => []);
   if (revoked || forgotten) success(ctx.io, `Logged out of ${server}.`);

@@ -40,7 +40,7 @@ export async function update(ctx: Context, options: UpdateOptions): Promise<void
 
   const { user } = await api.updateMe({ username, email, currentPassword });
   const config = await ctx.config();
-  config.updateUsername(api.server, user.username);
+  await config.updateUsername(api.server, user.username);
   show(ctx.io, { user }, () => profile(ctx.io, user));
   success(ctx.io, 'Profile updated.');
   if (user.pendingEmail) {
