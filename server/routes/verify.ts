@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import { jsonBody } from './body.js';
 import { HttpError } from '../errors.js';
 import { PAGE_CSP, activatedPage, alreadyActivePage, emailChangedPage, invalidTokenPage, tooManyPage } from '../pages.js';
 import { requestBody, type Services } from './context.js';
@@ -7,7 +8,7 @@ export function verifyRoutes(router: Router, services: Services): void {
   // The link from the email: answers a page, never JSON, whatever happens.
   router.get('/v1/verify', async (ctx) => {
     ctx.type = 'text/html; charset=utf-8';
-    ctx.set('Content-Security-Policy', PAGE_CSP);
+    ctx.set({ 'Content-Security-Policy': PAGE_CSP, 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' });
     const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
     try {
       const outcome = await services.accounts.verify({ token }, ctx.ip);
@@ -26,12 +27,12 @@ export function verifyRoutes(router: Router, services: Services): void {
     }
   });
 
-  router.post('/v1/verify', async (ctx) => {
+  router.post('/v1/verify', jsonBody, async (ctx) => {
     const { user } = await services.accounts.verify(requestBody(ctx), ctx.ip);
     ctx.body = { user };
   });
 
-  router.post('/v1/verify/resend', async (ctx) => {
+  router.post('/v1/verify/resend', jsonBody, async (ctx) => {
     await services.accounts.resend(requestBody(ctx), ctx.ip);
     ctx.status = 202;
     ctx.body = { status: 'accepted', detail: 'If that account exists and is not verified yet, a new email is on its way.' };
