@@ -1,6 +1,6 @@
 // Builds dist/: the daemon with its dependencies left in node_modules, and the CLI bundled
 // into one file (fast start) with the prompt library and the password estimator in lazy chunks.
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -27,7 +27,7 @@ const noHttp2 = {
 };
 
 rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
-await Promise.all([
+const [, cli] = await Promise.all([
   build({ ...common, entryPoints: { main: 'server/main.ts' }, outdir: 'dist/server', packages: 'external' }),
   build({
     ...common,
@@ -37,7 +37,10 @@ await Promise.all([
     chunkNames: 'chunks/[name]-[hash]',
     minify: true,
     plugins: [noHttp2],
+    metafile: true,
     // CommonJS dependencies inside an ESM bundle need a require of their own.
     banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
   }),
 ]);
+// What went into which CLI chunk, for the test that keeps server modules out and prompts lazy.
+writeFileSync(new URL('./dist/cli/meta.json', import.meta.url), JSON.stringify(cli.metafile));

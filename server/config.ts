@@ -31,6 +31,7 @@ Options (each also read from the environment; a flag wins over its variable):
                       MAIL_FROM            sender                            (default TaskMaster <no-reply@taskmaster.local>)
                       BCRYPT_COST          bcrypt work factor, 10 or more    (default 12)
                       LOG_LEVEL            info, warn, error or silent       (default info)
+                      UV_THREADPOOL_SIZE   threads for bcrypt and SQLite     (default cores + 2)
   -h, --help          show this help
   -v, --version       show the version
 

@@ -8,12 +8,15 @@ import { SESSION_TOKEN_PREFIX } from './shared/api.js';
 /**
  * bcrypt runs on libuv's thread pool, and so does every sqlite3 query and file write. Left alone,
  * a burst of logins fills every thread with ~250 ms hashes and each query waits behind them: a
- * health check took 740 ms under login load. So at most (pool size − 2) hashes run at once, which
- * keeps two threads for the database and still uses every core when the pool is cores + 2
- * (bin/taskmasterd sets that size).
+ * health check took 740 ms under login load. So at most one hash per core runs at once (never more
+ * than the pool minus two), which keeps threads free for the database and leaves the event loop a
+ * core's share of the CPU. bin/taskmasterd sizes the pool at cores + 2.
  */
-export const THREAD_POOL_SIZE = Number(process.env.UV_THREADPOOL_SIZE) || 4;
-const bcryptSlots = pLimit(Math.max(1, Math.min(THREAD_POOL_SIZE - 2, availableParallelism())));
+export function threadPoolSizeFor(cores: number): number {
+  return Math.max(4, cores + 2);
+}
+const poolSize = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const bcryptSlots = pLimit(Math.max(1, Math.min(availableParallelism(), poolSize - 2)));
 
 /**
  * bcrypt reads only the first 72 bytes of its input. So that every byte of a long password counts,
