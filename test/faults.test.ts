@@ -1,11 +1,10 @@
 // Faults: a mail server that stalls, and a daemon killed with SIGKILL in a registration storm.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { api } from './helpers/http.js';
-import { TASKMASTERD_BIN, baseEnv } from './helpers/cli.js';
+import { spawnDaemon } from './helpers/cli.js';
 import { identity, startTestDaemon } from './helpers/daemon.js';
 import { startSmtp, tokenOf } from './helpers/smtp.js';
 
@@ -27,22 +26,6 @@ test('registrations answer 201 while the SMTP server stalls, and every mail goes
   for (const who of people) t.truthy(await td.smtp.waitFor((m) => m.to === who.email, 20_000));
 });
 
-function startDaemonProcess(dataDir: string, smtpUrl: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [TASKMASTERD_BIN, '--port', '0', '--data-dir', dataDir, '--smtp-url', smtpUrl], {
-    env: baseEnv({ BCRYPT_COST: '4' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const url = /listening on (http:\/\/[^"\s]+)/.exec(out)?.[1];
-      if (url) resolve({ child, url });
-    });
-    child.on('exit', (code) => reject(new Error(`daemon exited ${code}: ${out}`)));
-  });
-}
-
 test('kill -9 in a registration storm: after a restart every account that got 201 gets its mail, verifies and logs in', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'taskmaster-crash-'));
   const smtp = await startSmtp();
@@ -50,7 +33,7 @@ test('kill -9 in a registration storm: after a restart every account that got 20
     await smtp.close();
     await rm(dataDir, { recursive: true, force: true });
   });
-  const first = await startDaemonProcess(dataDir, smtp.url);
+  const first = await spawnDaemon(['--data-dir', dataDir, '--smtp-url', smtp.url]);
   first.child.on('exit', () => undefined);
 
   const created: ReturnType<typeof identity>[] = [];
@@ -73,7 +56,7 @@ test('kill -9 in a registration storm: after a restart every account that got 20
   await Promise.all(workers);
   t.log(`${created.length} registrations answered 201 before SIGKILL`);
 
-  const second = await startDaemonProcess(dataDir, smtp.url);
+  const second = await spawnDaemon(['--data-dir', dataDir, '--smtp-url', smtp.url]);
   t.teardown(() => void second.child.kill('SIGTERM'));
   for (const who of created) {
     const mails = await smtp.waitFor((m) => m.to === who.email, 20_000).then(() => smtp.mailsTo(who.email));

@@ -1,5 +1,4 @@
 // What is stored and what survives: hashes only, mail held through SMTP outages and restarts.
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +7,7 @@ import test from 'ava';
 import knex from 'knex';
 import pino from 'pino';
 import { api } from './helpers/http.js';
-import { TASKMASTERD_BIN, baseEnv } from './helpers/cli.js';
+import { spawnDaemon } from './helpers/cli.js';
 import { activeAccount, identity, startTestDaemon } from './helpers/daemon.js';
 import { startSmtp, tokenOf } from './helpers/smtp.js';
 
@@ -95,24 +94,18 @@ test('a daemon restarted on the same data keeps users, sessions and undelivered 
 
 test('without SMTP_URL, mail is written as .eml under <data dir>/outbox/ and the link is logged', async (t) => {
   const dataDir = await mkdtemp(join(tmpdir(), 'taskmaster-outbox-'));
-  const daemon = spawn(process.execPath, [TASKMASTERD_BIN, '--port', '0', '--data-dir', dataDir], {
-    env: baseEnv({ BCRYPT_COST: '4' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  daemon.stdout.on('data', (chunk) => (log += chunk));
+  const { child: daemon, url, log } = await spawnDaemon(['--data-dir', dataDir]);
   t.teardown(async () => {
     daemon.kill('SIGTERM');
     await rm(dataDir, { recursive: true, force: true });
   });
   const until = async (pattern: RegExp) => {
-    for (let i = 0; i < 100 && !pattern.test(log); i++) await new Promise((resolve) => setTimeout(resolve, 50));
-    return pattern.exec(log);
+    for (let i = 0; i < 100 && !pattern.test(log()); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    return pattern.exec(log());
   };
-  const url = (await until(/listening on (http:\/\/127\.0\.0\.1:\d+)/))?.[1];
-  t.truthy(url, log);
+  t.regex(url, /^http:\/\/127\.0\.0\.1:\d+$/);
   const who = identity('eml');
-  t.is((await api(url!, 'POST', '/v1/users', who)).status, 201);
+  t.is((await api(url, 'POST', '/v1/users', who)).status, 201);
   const logged = (await until(/open (http:\/\/\S+\/v1\/verify\?token=[A-Za-z0-9_-]+)/))?.[1];
   t.truthy(logged, 'the link is logged');
   const files = (await readdir(join(dataDir, 'outbox'))).filter((name) => name.endsWith('.eml'));
@@ -120,7 +113,7 @@ test('without SMTP_URL, mail is written as .eml under <data dir>/outbox/ and the
   const eml = await readFile(join(dataDir, 'outbox', files[0]!), 'utf8');
   t.regex(eml, new RegExp(`^To: ${who.email}`, 'mi'));
   t.true(eml.includes(logged!), 'the .eml holds the same link, unbroken');
-  t.is((await api(url!, 'GET', new URL(logged!).pathname + new URL(logged!).search)).status, 200);
+  t.is((await api(url, 'GET', new URL(logged!).pathname + new URL(logged!).search)).status, 200);
 
   const exited = new Promise<number | null>((resolve) => daemon.on('exit', (code) => resolve(code)));
   daemon.kill('SIGTERM');

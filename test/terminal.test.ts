@@ -52,14 +52,19 @@ test('verify at a terminal asks to paste the token from the email', async (t) =>
   t.regex(term.screen(), /verified/);
 });
 
+/** Answers the login prompts as a person would. */
+async function answerLogin(term: ReturnType<typeof openTerminal>, email: string): Promise<void> {
+  await term.waitFor(/Email:/);
+  term.type(`${email}${ENTER}`);
+  await term.waitFor(/Password:/);
+  term.type(`${STRONG_PASSWORD}${ENTER}`);
+}
+
 test('login at a terminal lands on the dashboard, in colour', async (t) => {
   const account = await activeAccount(td, identity('ttylogin'));
   const user = await cliUser(td.url);
   const term = openTerminal(['login'], { TASKMASTER_CONFIG_DIR: user.configDir, TASKMASTER_SERVER: td.url });
-  await term.waitFor(/Email:/);
-  term.type(`${account.email}${ENTER}`);
-  await term.waitFor(/Password:/);
-  term.type(`${STRONG_PASSWORD}${ENTER}`);
+  await answerLogin(term, account.email);
   t.is(await term.exited, 0, term.screen());
   t.regex(term.screen(), new RegExp(`Welcome, ${account.username}!`));
   t.regex(term.screen(), /Member since/);
@@ -98,10 +103,7 @@ test('the menu runs the chosen flow: log in from the home screen', async (t) => 
   const term = openTerminal([], { TASKMASTER_CONFIG_DIR: user.configDir, TASKMASTER_SERVER: td.url });
   await term.waitFor(/What would you like to do/);
   term.type(ENTER);
-  await term.waitFor(/Email:/);
-  term.type(`${account.email}${ENTER}`);
-  await term.waitFor(/Password:/);
-  term.type(`${STRONG_PASSWORD}${ENTER}`);
+  await answerLogin(term, account.email);
   t.is(await term.exited, 0, term.screen());
   t.regex(term.screen(), new RegExp(`Welcome, ${account.username}!`));
 });

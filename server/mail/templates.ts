@@ -16,14 +16,34 @@ function formatExpiry(expiresAt: number): string {
   return new Date(expiresAt).toISOString().replace('T', ' ').replace(/:\d\d\.\d+Z$/, ' UTC');
 }
 
-function htmlShell(title: string, body: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title></head>
+/** A mail body as blocks, rendered once as text and once as HTML, so the two always say the same. */
+type Block = { say: string } | { link: string; label: string } | { code: string };
+
+function render(subject: string, username: string, blocks: Block[], link?: string): MailContent {
+  const text = [`Hello ${username},`, ''];
+  const html = [`<p>Hello ${escapeHtml(username)},</p>`];
+  for (const block of blocks) {
+    if ('say' in block) {
+      text.push(block.say, '');
+      html.push(`<p>${escapeHtml(block.say)}</p>`);
+    } else if ('link' in block) {
+      text.push(`${block.label}, open this link:`, block.link, '');
+      html.push(`<p><a href="${escapeHtml(block.link)}">${escapeHtml(block.label)}</a></p>`);
+    } else {
+      // the bare token on a line of its own, for pasting into `taskmaster verify`
+      text.push(block.code, '');
+      html.push(`<pre style="font-size:1.1em">${escapeHtml(block.code)}</pre>`);
+    }
+  }
+  text.push('TaskMaster', '');
+  const page = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
 <body style="font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;color:#1f2328">
-${body}
+${html.join('\n')}
 <p style="color:#59636e;font-size:0.9em">TaskMaster</p>
 </body></html>
 `;
+  return { subject, text: text.join('\n'), html: page, ...(link ? { link } : {}) };
 }
 
 interface TokenMail {
@@ -34,36 +54,18 @@ interface TokenMail {
 }
 
 function tokenMail(subject: string, intro: string, action: string, mail: TokenMail): MailContent {
-  const expiry = formatExpiry(mail.expiresAt);
-  const text = [
-    `Hello ${mail.username},`,
-    '',
-    intro,
-    '',
-    `${action}, open this link:`,
-    mail.link,
-    '',
-    'or paste this token into `taskmaster verify`:',
-    '',
-    mail.token,
-    '',
-    `The link and the token expire in 24 hours (${expiry}) and work once.`,
-    "If you didn't ask for this, ignore this email.",
-    '',
-    'TaskMaster',
-    '',
-  ].join('\n');
-  const html = htmlShell(
+  return render(
     subject,
-    `<p>Hello ${escapeHtml(mail.username)},</p>
-<p>${escapeHtml(intro)}</p>
-<p><a href="${escapeHtml(mail.link)}">${escapeHtml(action)}</a></p>
-<p>Or paste this token into <code>taskmaster verify</code>:</p>
-<pre style="font-size:1.1em">${escapeHtml(mail.token)}</pre>
-<p>The link and the token expire in 24 hours (${escapeHtml(expiry)}) and work once.
-If you didn't ask for this, ignore this email.</p>`,
+    mail.username,
+    [
+      { say: intro },
+      { link: mail.link, label: action },
+      { say: 'or paste this token into `taskmaster verify`:' },
+      { code: mail.token },
+      { say: `The link and the token expire in 24 hours (${formatExpiry(mail.expiresAt)}) and work once. If you didn't ask for this, ignore this email.` },
+    ],
+    mail.link,
   );
-  return { subject, text, html, link: mail.link };
 }
 
 export function verificationMail(mail: TokenMail): MailContent {
@@ -71,33 +73,13 @@ export function verificationMail(mail: TokenMail): MailContent {
 }
 
 export function emailChangeMail(mail: TokenMail & { newEmail: string }): MailContent {
-  return tokenMail(
-    'Confirm your new TaskMaster email',
-    `You asked to use ${mail.newEmail} for your TaskMaster account.`,
-    'To confirm it',
-    mail,
-  );
+  return tokenMail('Confirm your new TaskMaster email', `You asked to use ${mail.newEmail} for your TaskMaster account.`, 'To confirm it', mail);
 }
 
 export function emailChangeNoticeMail(mail: { username: string; newEmail: string }): MailContent {
-  const subject = 'Your TaskMaster email is being changed';
-  const text = [
-    `Hello ${mail.username},`,
-    '',
-    `Someone signed in to your TaskMaster account asked to change its email to ${mail.newEmail}.`,
-    'The change takes effect once the new address is confirmed. Your other sessions were ended.',
-    '',
-    "If this wasn't you, log in and change your password, and contact support.",
-    '',
-    'TaskMaster',
-    '',
-  ].join('\n');
-  const html = htmlShell(
-    subject,
-    `<p>Hello ${escapeHtml(mail.username)},</p>
-<p>Someone signed in to your TaskMaster account asked to change its email to <strong>${escapeHtml(mail.newEmail)}</strong>.
-The change takes effect once the new address is confirmed. Your other sessions were ended.</p>
-<p>If this wasn't you, log in and change your password, and contact support.</p>`,
-  );
-  return { subject, text, html };
+  return render('Your TaskMaster email is being changed', mail.username, [
+    { say: `Someone signed in to your TaskMaster account asked to change its email to ${mail.newEmail}.` },
+    { say: 'The change takes effect once the new address is confirmed. Your other sessions were ended.' },
+    { say: "If this wasn't you, log in and change your password, and contact support." },
+  ]);
 }

@@ -1,5 +1,5 @@
 // Runs the real bin/taskmaster as a child process with its own config folder.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,4 +46,18 @@ export async function cliUser(server: string): Promise<CliUser> {
     configDir,
     run: (args, options = {}) => runCli(args, baseEnv({ TASKMASTER_CONFIG_DIR: configDir, TASKMASTER_SERVER: server, ...options.env }), options.input),
   };
+}
+
+/** Starts the real bin/taskmasterd on port 0; resolves with its URL once it says it is listening. */
+export function spawnDaemon(args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; url: string; log: () => string }> {
+  const child = spawn(process.execPath, [TASKMASTERD_BIN, '--port', '0', ...args], { env: baseEnv({ BCRYPT_COST: '4', ...env }), stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    child.stdout!.on('data', (chunk) => {
+      out += chunk;
+      const url = /listening on (http:\/\/[^"\s]+)/.exec(out)?.[1];
+      if (url) resolve({ child, url, log: () => out });
+    });
+    child.once('exit', (code) => reject(new Error(`taskmasterd exited ${code}: ${out}`)));
+  });
 }
