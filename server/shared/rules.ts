@@ -1,11 +1,11 @@
 // Account rules shared by the daemon and the CLI, so a prompt refuses exactly what the daemon refuses.
 // Pure: no dependencies, no I/O. The strength estimator lives in ./password-strength.ts because its dictionaries
 // are large and the CLI loads it only when it asks for a new password.
-export const USERNAME_MIN = 3;
-export const USERNAME_MAX = 32;
-export const PASSWORD_MIN = 8;
+const USERNAME_MIN = 3;
+const USERNAME_MAX = 32;
+const PASSWORD_MIN = 8;
 export const PASSWORD_MAX = 256;
-export const EMAIL_MAX = 254;
+const EMAIL_MAX = 254;
 export const TOKEN_MAX = 512;
 
 const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
@@ -22,7 +22,7 @@ export function normalizeUsername(username: string): string {
 }
 
 /** Characters as a person counts them (code points), not UTF-16 units. */
-export function characterCount(text: string): number {
+function characterCount(text: string): number {
   let count = 0;
   for (const _ of text) count++;
   return count;
