@@ -1,5 +1,5 @@
 // One error type for refusals, and the one middleware that renders them as RFC 9457 problem+json.
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import type { ErrorCode, Problem } from './shared/api.js';
 
@@ -61,32 +61,27 @@ function fromKoaError(error: { status?: number; statusCode?: number; type?: stri
   return undefined;
 }
 
-export function errorMiddleware(log: Logger) {
-  return async function renderProblems(ctx: Context, next: Next): Promise<void> {
-    try {
-      await next();
-      if (ctx.status === 404 && ctx.body === undefined) {
-        throw new HttpError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}.`);
-      }
-    } catch (caught) {
-      let error: HttpError;
-      if (caught instanceof HttpError) error = caught;
-      else {
-        const mapped = fromKoaError(caught as { status?: number });
-        if (mapped) error = mapped;
-        else {
-          // Log the type and message only: a stack or request body could carry a secret.
-          log.error({ err: { name: (caught as Error)?.name, message: (caught as Error)?.message } }, 'request failed');
-          error = new HttpError(500, 'internal_error', 'Something went wrong on our side. Try again.');
-        }
-      }
-      ctx.status = error.status;
-      ctx.set(error.headers);
-      if (error.status === 405 && (caught as { headers?: Record<string, string> }).headers?.Allow) {
-        ctx.set('Allow', (caught as { headers: Record<string, string> }).headers.Allow as string);
-      }
-      ctx.type = 'application/problem+json';
-      ctx.body = problemBody(error);
+/** Renders whatever a request threw as problem+json: ours as they are, Koa's mapped, the rest as a bare 500. */
+export function renderProblem(ctx: Context, caught: unknown, log: Logger): void {
+  let error: HttpError;
+  if (caught instanceof HttpError) error = caught;
+  else {
+    const mapped = fromKoaError(caught as { status?: number });
+    if (mapped) error = mapped;
+    else {
+      // Log the type and message only: a stack or request body could carry a secret.
+      log.error({ err: { name: (caught as Error)?.name, message: (caught as Error)?.message } }, 'request failed');
+      error = new HttpError(500, 'internal_error', 'Something went wrong on our side. Try again.');
     }
-  };
+  }
+  ctx.status = error.status;
+  ctx.set(error.headers);
+  const allow = (caught as { headers?: Record<string, string> }).headers?.Allow;
+  if (error.status === 405 && allow) ctx.set('Allow', allow);
+  ctx.type = 'application/problem+json';
+  ctx.body = problemBody(error);
+}
+
+export function notFound(ctx: Context): HttpError {
+  return new HttpError(404, 'not_found', `No route for ${ctx.method} ${ctx.path}.`);
 }
