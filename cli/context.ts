@@ -33,7 +33,11 @@ export function createContext(io: IO, env: Record<string, string | undefined>, s
     },
     async server() {
       const explicit = serverFlag ?? (env.TASKMASTER_SERVER || undefined);
-      return (await context.config()).resolveServer(explicit);
+      const server = (await context.config()).resolveServer(explicit);
+      if (!/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/.test(server)) {
+        throw new UsageError(`The server URL must look like http://127.0.0.1:4000 or https://tasks.example.com (got "${server}"): check --server or TASKMASTER_SERVER.`);
+      }
+      return server;
     },
     async api(options = {}) {
       const [{ Api }, server] = await Promise.all([import('./api.js'), context.server()]);

@@ -268,6 +268,9 @@ test('--server and TASKMASTER_SERVER choose the daemon; the flag wins', async (t
 
 test('unknown flags and commands are usage errors (exit 2); --json reports them as JSON', async (t) => {
   const user = await cliUser(td.url);
+  const badServer = await user.run(['whoami', '--server', 'not a url']);
+  t.is(badServer.code, 2);
+  t.regex(badServer.stderr, /--server or TASKMASTER_SERVER/);
   t.is((await user.run(['whoami', '--bogus'])).code, 2);
   t.is((await user.run(['frobnicate'])).code, 2);
   const json = await user.run(['login', '--json', '--nope']);
