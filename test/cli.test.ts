@@ -25,7 +25,8 @@ async function registered(user: CliUser, who = identity('cli')) {
 
 async function loggedIn(user: CliUser, who = identity('cli')) {
   const account = await registered(user, who);
-  await user.run(['verify', account.verifyToken]);
+  const verified = await user.run(['verify', account.verifyToken]);
+  if (verified.code !== 0) throw new Error(`verify failed (${verified.code}): ${verified.stderr}`);
   const login = await user.run(['login', '--email', who.email, '--password-stdin'], { input: `${who.password}\n` });
   if (login.code !== 0) throw new Error(`login failed: ${login.stderr}`);
   return account;
