@@ -227,7 +227,7 @@ export class Accounts {
     email: string,
     now: number,
   ): Promise<void> {
-    const token = newEmailToken(this.deps.random);
+    const token = newEmailToken();
     const expiresAt = now + EMAIL_TOKEN_TTL_MS;
     await trx('email_tokens').insert({ user_id: user.id, purpose, email, token_hash: sha256Hex(token), expires_at: expiresAt, created_at: now });
     const link = `${this.deps.publicUrl()}/v1/verify?token=${encodeURIComponent(token)}`;

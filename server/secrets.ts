@@ -1,5 +1,5 @@
 // Passwords and tokens: how they are made, hashed and compared.
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
 import pLimit from 'p-limit';
@@ -47,8 +47,16 @@ export function newSessionToken(random: RandomToken): string {
   return SESSION_TOKEN_PREFIX + random(32);
 }
 
-export function newEmailToken(random: RandomToken): string {
-  return random(32);
+const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * An email token: 43 characters of [A-Za-z0-9] (43 × log2 62 ≈ 256 bits). Not base64url: a token
+ * starting with "-" (1 in 64 of them) was read by `taskmaster verify TOKEN` as an unknown option.
+ */
+export function newEmailToken(pick: (below: number) => number = randomInt): string {
+  let token = '';
+  for (let i = 0; i < 43; i++) token += BASE62[pick(BASE62.length)];
+  return token;
 }
 
 export function sha256Hex(token: string): string {

@@ -331,3 +331,12 @@ test('guessing passwords from the CLI ends in a refusal that says when to try ag
   t.is(last!.code, 1);
   t.regex(last!.stderr, /Try again in \d+ seconds/);
 });
+
+test('emailed tokens can always be pasted as the argument: never read as an option', async (t) => {
+  const user = await cliUser(td.url);
+  const tokens = [];
+  for (let i = 0; i < 5; i++) tokens.push((await registered(user, identity('paste'))).verifyToken);
+  for (const token of tokens) t.regex(token, /^[A-Za-z0-9]{43}$/, 'letters and digits only: no leading "-"');
+  const results = await Promise.all(tokens.map((token) => user.run(['verify', token])));
+  t.deepEqual(results.map((result) => result.code), tokens.map(() => 0));
+});

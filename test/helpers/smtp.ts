@@ -114,7 +114,7 @@ export async function startSmtp(): Promise<SmtpReceiver> {
 /** The verification token of a mail: the bare token on its own line, which must match the link's. */
 export function tokenOf(mail: { text: string }): string {
   const fromLink = /\/v1\/verify\?token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
-  const alone = mail.text.split(/\r?\n/).find((line) => /^[A-Za-z0-9_-]{43}$/.test(line.trim()))?.trim();
+  const alone = mail.text.split(/\r?\n/).find((line) => /^[A-Za-z0-9]{43}$/.test(line.trim()))?.trim();
   if (!fromLink || fromLink !== alone) throw new Error(`mail has no matching link and token line:\n${mail.text}`);
   return alone;
 }
