@@ -98,7 +98,7 @@ ${examples('taskmaster register', 'taskmaster verify', 'taskmaster login', 'prin
 
   const profile = program
     .command('profile')
-    .description('show your username, email, verification state, pending email and member-since date')
+    .description('show your username, email, verification state, pending email and member-since date; `profile update` changes them')
     .addHelpText('after', examples('taskmaster profile', 'taskmaster profile update --username new-name'))
     .action(async (_options, command: Command) => (await import('./commands/profile.js')).run(makeContext(command)));
 
