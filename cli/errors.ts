@@ -29,7 +29,10 @@ export class NotLoggedInError extends CliError {
 
 /** The server could not be reached: exit 3. */
 export class UnreachableError extends CliError {
-  constructor(server: string, why: string) {
+  constructor(
+    server: string,
+    readonly why: string,
+  ) {
     super(EXIT.unreachable, 'server_unreachable', `Cannot reach the TaskMaster server at ${server} (${why}). Is taskmasterd running? Pass --server or set TASKMASTER_SERVER.`);
   }
 }

@@ -6,7 +6,7 @@ import { HttpError, invalidInput } from './errors.js';
 import { enqueueMail } from './mail/outbox.js';
 import { emailChangeMail, emailChangeNoticeMail, verificationMail } from './mail/templates.js';
 import { hashPassword, newEmailToken, sha256Hex, verifyPassword } from './secrets.js';
-import { EMAIL_TOKEN_TTL_MS, USER_COLUMNS, toUser, type ServiceDeps, type UserRow } from './services.js';
+import { EMAIL_TOKEN_TTL_MS, findUser, toUser, type ServiceDeps, type UserRow } from './services.js';
 import type { SessionStore } from './sessions.js';
 import type { User } from './shared/api.js';
 import { passwordProblem } from './shared/password-strength.js';
@@ -92,7 +92,7 @@ export class Accounts {
     if (!parsed.ok) throw invalidInput(parsed.errors);
     await this.deps.throttle.resend(address);
     const emailKey = normalizeEmail(parsed.value.email);
-    const row = await this.deps.db.knex('users').select(USER_COLUMNS).where('email_normalized', emailKey).first<UserRow | undefined>();
+    const row = await findUser(this.deps.db, { emailKey });
     // Whatever happens here, the caller sees 202: the answer must not tell whether the account exists.
     if (!row || row.email_verified_at !== null) return;
     if (!(await this.deps.throttle.resendMailAllowed(emailKey))) return;
@@ -106,7 +106,7 @@ export class Accounts {
   }
 
   async getUser(userId: string): Promise<User> {
-    const row = await this.deps.db.knex('users').select(USER_COLUMNS).where('id', userId).first<UserRow | undefined>();
+    const row = await findUser(this.deps.db, { id: userId });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
     return toUser(row);
   }
@@ -116,7 +116,7 @@ export class Accounts {
     if (!parsed.ok) throw invalidInput(parsed.errors);
     const { username, email, currentPassword } = parsed.value;
     const { knex } = this.deps.db;
-    const row = await knex('users').select(USER_COLUMNS).where('id', userId).first<UserRow | undefined>();
+    const row = await findUser(this.deps.db, { id: userId });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
 
     const changes: Record<string, unknown> = {};
@@ -155,17 +155,14 @@ export class Accounts {
           await this.queueTokenMail(trx, named, 'email_change', newEmail, now);
           await enqueueMail(trx, 'email_change_notice', row.email, emailChangeNoticeMail({ username: named.username, newEmail }), now);
           // The email is how an account is recovered: when it changes, other sessions end.
-          await trx('sessions').where('user_id', userId).whereNot('token_hash', currentTokenHash).delete();
+          await this.sessions.endOtherSessions(trx, userId, currentTokenHash);
         }
       });
     } catch (error) {
       if (isUniqueViolation(this.deps.db, error, 'username_normalized')) throw conflict(true, false);
       throw error;
     }
-    if (newEmail !== undefined) {
-      this.sessions.forgetOtherSessions(userId, currentTokenHash);
-      this.deps.mailQueued();
-    }
+    if (newEmail !== undefined) this.deps.mailQueued();
     this.sessions.forgetUser(userId);
     return this.getUser(userId);
   }
@@ -175,7 +172,7 @@ export class Accounts {
     const tokenRow = await knex('email_tokens').where('token_hash', sha256Hex(token)).first();
     const invalid = new HttpError(400, 'invalid_token', 'This token is not valid. Ask for a new one with `taskmaster verify --resend`.');
     if (!tokenRow) throw invalid;
-    const user = await knex('users').select(USER_COLUMNS).where('id', tokenRow.user_id).first<UserRow | undefined>();
+    const user = await findUser(this.deps.db, { id: String(tokenRow.user_id) });
     if (!user) throw invalid;
     const now = this.deps.clock();
     const tokenEmail = normalizeEmail(String(tokenRow.email));

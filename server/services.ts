@@ -29,7 +29,13 @@ export interface UserRow {
   password_hash: string;
 }
 
-export const USER_COLUMNS = ['id', 'username', 'email', 'email_verified_at', 'pending_email', 'created_at', 'updated_at', 'password_hash'];
+const USER_COLUMNS = ['id', 'username', 'email', 'email_verified_at', 'pending_email', 'created_at', 'updated_at', 'password_hash'];
+
+/** The user row by id, or by (normalized) email; undefined when there is none. */
+export function findUser(db: Database, by: { id: string } | { emailKey: string }): Promise<UserRow | undefined> {
+  const query = db.knex('users').select(USER_COLUMNS);
+  return ('id' in by ? query.where('id', by.id) : query.where('email_normalized', by.emailKey)).first<UserRow | undefined>();
+}
 
 // PostgreSQL returns bigint as a string; Number() keeps both dialects alike.
 export function toUser(row: UserRow): User {

@@ -7,7 +7,8 @@
 // invalidations broadcast (LISTEN/NOTIFY) before it can keep one.
 import { HttpError, invalidInput } from './errors.js';
 import { hashPassword, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
-import { SESSION_TTL_MS, USER_COLUMNS, toUser, type ServiceDeps, type UserRow } from './services.js';
+import type { Knex } from 'knex';
+import { SESSION_TTL_MS, findUser, toUser, type ServiceDeps } from './services.js';
 import { SESSION_TOKEN_PREFIX, type SessionResponse, type User } from './shared/api.js';
 import { loginBody, parseBody } from './schemas.js';
 import { normalizeEmail } from './shared/rules.js';
@@ -23,8 +24,8 @@ export interface Authenticated {
 }
 
 const MAX_CACHED = 50_000;
-// Longer than any real token; anything else is refused without a database query.
-const TOKEN_SHAPE = /^tm_[A-Za-z0-9_-]{43}$/;
+// The shape of a real token (prefix + 32 bytes of base64url); anything else is refused without a query.
+const TOKEN_SHAPE = new RegExp(`^${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{43}$`);
 
 export class SessionStore {
   private readonly sessions = new Map<string, CachedSession>();
@@ -44,7 +45,7 @@ export class SessionStore {
     const { throttle, db, clock } = this.deps;
     await throttle.checkLogin(emailKey, address);
 
-    const row = await db.knex('users').select(USER_COLUMNS).where('email_normalized', emailKey).first<UserRow | undefined>();
+    const row = await findUser(db, { emailKey });
     const matches = await verifyPassword(password, row?.password_hash ?? (await this.decoyHash));
     if (!row || !matches) {
       await throttle.loginFailed(emailKey, address);
@@ -66,7 +67,7 @@ export class SessionStore {
   async authenticate(authorization: string | undefined): Promise<Authenticated> {
     const token = /^Bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
     if (!token) throw unauthenticated('Log in first: send Authorization: Bearer <token>.');
-    if (!token.startsWith(SESSION_TOKEN_PREFIX) || !TOKEN_SHAPE.test(token)) throw unauthenticated('This session token is not valid. Log in again.');
+    if (!TOKEN_SHAPE.test(token)) throw unauthenticated('This session token is not valid. Log in again.');
     const tokenHash = sha256Hex(token);
     const session = this.sessions.get(tokenHash) ?? (await this.loadSession(tokenHash));
     if (!session) throw unauthenticated('This session has ended. Log in again.');
@@ -90,11 +91,15 @@ export class SessionStore {
     this.users.delete(userId);
   }
 
-  /** After the user's other sessions were deleted from the database. */
-  forgetOtherSessions(userId: string, keepTokenHash: string): void {
+  /**
+   * Ends every session of the user but one, inside the caller's transaction. The cache entries go
+   * at once: should the transaction roll back, they are only read again from the database.
+   */
+  async endOtherSessions(trx: Knex.Transaction, userId: string, keepTokenHash: string): Promise<void> {
     for (const [hash, session] of this.sessions) {
       if (session.userId === userId && hash !== keepTokenHash) this.sessions.delete(hash);
     }
+    await trx('sessions').where('user_id', userId).whereNot('token_hash', keepTokenHash).delete();
   }
 
   /** Deletes expired sessions; run now and then so the table does not grow forever. */
@@ -113,7 +118,7 @@ export class SessionStore {
   }
 
   private async loadUser(userId: string): Promise<User | undefined> {
-    const row = await this.deps.db.knex('users').select(USER_COLUMNS).where('id', userId).first<UserRow | undefined>();
+    const row = await findUser(this.deps.db, { id: userId });
     if (!row) return undefined;
     const user = toUser(row);
     remember(this.users, userId, user);

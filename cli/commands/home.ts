@@ -19,7 +19,8 @@ export async function run(ctx: Context, flows: Flows): Promise<void> {
     show(ctx.io, { loggedIn: true, server: api.server, user }, () => dashboard(ctx.io, user, api.server));
     return;
   } catch (error) {
-    if (!(error instanceof NotLoggedInError) && !(error instanceof CliError && error.exitCode === EXIT.notLoggedIn)) throw error;
+    if (!(error instanceof CliError && error.exitCode === EXIT.notLoggedIn)) throw error;
+    // no saved session at all, or one the server no longer accepts
     expired = !(error instanceof NotLoggedInError);
   }
   const server = await ctx.server();

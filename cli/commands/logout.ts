@@ -1,5 +1,5 @@
 import type { Context } from '../context.js';
-import { CliError, EXIT, NotLoggedInError } from '../errors.js';
+import { CliError, EXIT, UnreachableError } from '../errors.js';
 import { note, show, success } from '../ui.js';
 
 export async function run(ctx: Context): Promise<void> {
@@ -11,10 +11,10 @@ export async function run(ctx: Context): Promise<void> {
     await (await ctx.api({ session: true })).logout();
     revoked = true;
   } catch (error) {
-    if (error instanceof NotLoggedInError || (error instanceof CliError && error.exitCode === EXIT.notLoggedIn)) {
+    if (error instanceof CliError && error.exitCode === EXIT.notLoggedIn) {
       // nothing to revoke: the session was gone already
-    } else if (error instanceof CliError && error.exitCode === EXIT.unreachable) {
-      warning = `Could not reach ${server} to end the session there; it expires by itself. (${error.message.split(' (')[1]?.split(')')[0] ?? 'unreachable'})`;
+    } else if (error instanceof UnreachableError) {
+      warning = `Could not reach ${server} to end the session there; it expires by itself. (${error.why})`;
     } else {
       throw error;
     }
