@@ -1,12 +1,9 @@
 // Faults: a mail server that stalls, and a daemon killed with SIGKILL in a registration storm.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import test from 'ava';
 import { api } from './helpers/http.js';
 import { spawnDaemon } from './helpers/cli.js';
-import { identity, startTestDaemon } from './helpers/daemon.js';
-import { startSmtp, tokenOf } from './helpers/smtp.js';
+import { identity, lastingSetup, startTestDaemon } from './helpers/daemon.js';
+import { tokenOf } from './helpers/smtp.js';
 
 test('registrations answer 201 while the SMTP server stalls, and every mail goes out once it answers', async (t) => {
   const td = await startTestDaemon();
@@ -27,12 +24,7 @@ test('registrations answer 201 while the SMTP server stalls, and every mail goes
 });
 
 test('kill -9 in a registration storm: after a restart every account that got 201 gets its mail, verifies and logs in', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'taskmaster-crash-'));
-  const smtp = await startSmtp();
-  t.teardown(async () => {
-    await smtp.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const { dataDir, smtp } = await lastingSetup(t, 'crash');
   const first = await spawnDaemon(['--data-dir', dataDir, '--smtp-url', smtp.url]);
   first.child.on('exit', () => undefined);
 

@@ -8,8 +8,8 @@ import knex from 'knex';
 import pino from 'pino';
 import { api } from './helpers/http.js';
 import { spawnDaemon } from './helpers/cli.js';
-import { activeAccount, identity, startTestDaemon } from './helpers/daemon.js';
-import { startSmtp, tokenOf } from './helpers/smtp.js';
+import { activeAccount, identity, lastingSetup, startTestDaemon } from './helpers/daemon.js';
+import { tokenOf } from './helpers/smtp.js';
 
 async function dumpDatabase(file: string): Promise<string> {
   const db = knex({ client: 'sqlite3', connection: { filename: file }, useNullAsDefault: true });
@@ -68,12 +68,7 @@ test('with SMTP refusing, registration still answers 201 and the mail arrives on
 });
 
 test('a daemon restarted on the same data keeps users, sessions and undelivered mail, and delivers it', async (t) => {
-  const dataDir = await mkdtemp(join(tmpdir(), 'taskmaster-restart-'));
-  const smtp = await startSmtp();
-  t.teardown(async () => {
-    await smtp.close();
-    await rm(dataDir, { recursive: true, force: true });
-  });
+  const { dataDir, smtp } = await lastingSetup(t, 'restart');
   const first = await startTestDaemon({ dataDir, smtp });
   const account = await activeAccount(first, identity('keep'));
   smtp.refusing = true;

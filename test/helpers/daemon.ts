@@ -44,6 +44,17 @@ export async function startTestDaemon(options: StartOptions & { env?: Record<str
   };
 }
 
+/** A data folder and an SMTP receiver that outlive the daemons a test restarts on them. */
+export async function lastingSetup(t: { teardown(fn: () => Promise<void>): void }, prefix: string): Promise<{ dataDir: string; smtp: SmtpReceiver }> {
+  const dataDir = await mkdtemp(join(tmpdir(), `taskmaster-${prefix}-`));
+  const smtp = await startSmtp();
+  t.teardown(async () => {
+    await smtp.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+  return { dataDir, smtp };
+}
+
 let counter = 0;
 /** A fresh, valid identity per call. */
 export function identity(prefix = 'user') {
