@@ -19,6 +19,8 @@ export interface SmtpReceiver {
   /** While true, every connection is refused with a transient 421. */
   refusing: boolean;
   connections: number;
+  /** Connections the sender dropped mid-session. */
+  droppedConnections: number;
   /** Connections held before the greeting, as a stalled server would. */
   stalled: number;
   /** Stall every new connection until release(). */
@@ -39,6 +41,7 @@ export async function startSmtp(): Promise<SmtpReceiver> {
     mails: [],
     refusing: false,
     connections: 0,
+    droppedConnections: 0,
     stalled: 0,
     hold() {
       holding = true;
@@ -104,6 +107,12 @@ export async function startSmtp(): Promise<SmtpReceiver> {
         callback();
       });
     },
+  });
+  // A sender may vanish mid-session (the crash tests SIGKILL the daemon): that is a dropped
+  // connection for a mail server, never a reason for the test process to die.
+  server.on('error', (error: NodeJS.ErrnoException) => {
+    receiver.droppedConnections++;
+    if (!['ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(error.code ?? '')) throw error;
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   receiver.port = (server.server.address() as AddressInfo).port;
