@@ -132,10 +132,10 @@ export class Accounts {
 
     if (newEmail !== undefined) {
       // Guessing the password through a stolen session is throttled like a login.
-      const emailKey = normalizeEmail(row.email);
-      await this.deps.throttle.checkLogin(emailKey, address);
+      const attempt = { emailKey: normalizeEmail(row.email), address, knownDevice: false };
+      await this.deps.throttle.checkLogin(attempt);
       if (!(await verifyPassword(currentPassword ?? '', row.password_hash))) {
-        await this.deps.throttle.loginFailed(emailKey, address);
+        await this.deps.throttle.loginFailed(attempt);
         throw new HttpError(403, 'wrong_password', 'The current password is not right.', { currentPassword: 'The current password is not right.' });
       }
       const taken = await knex('users').where('email_normalized', normalizeEmail(newEmail)).whereNot('id', userId).first('id');
@@ -163,7 +163,7 @@ export class Accounts {
       throw error;
     }
     if (newEmail !== undefined) this.deps.mailQueued();
-    this.sessions.forgetUser(userId);
+    await this.sessions.forgetUser(userId);
     return this.getUser(userId);
   }
 
@@ -195,7 +195,7 @@ export class Accounts {
         if (claimed === 0) return;
         await trx('users').where('id', user.id).whereNull('email_verified_at').update({ email_verified_at: now, updated_at: now });
       });
-      this.sessions.forgetUser(user.id);
+      await this.sessions.forgetUser(user.id);
       const wasActive = user.email_verified_at !== null;
       return { kind: wasActive ? 'already_active' : 'activated', user: await this.getUser(user.id) };
     }
@@ -213,7 +213,7 @@ export class Accounts {
       if (isUniqueViolation(this.deps.db, error, 'email_normalized')) throw conflict(false, true);
       throw error;
     }
-    this.sessions.forgetUser(user.id);
+    await this.sessions.forgetUser(user.id);
     return { kind: 'email_changed', user: await this.getUser(user.id) };
   }
 

@@ -2,6 +2,8 @@
 import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
+import proxyaddr from 'proxy-addr';
+import type { TrustProxy } from './config.js';
 import { notFound, renderProblem } from './errors.js';
 import type { Services } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
@@ -15,11 +17,14 @@ import { verifyRoutes } from './routes/verify.js';
  * - the headers every answer needs: any answer may carry a token or account data, so it is never
  *   cached or sniffed (the HTML pages add their own framing and referrer rules);
  * - refusals rendered as RFC 9457 problem+json, in this one place;
- * - one structured log line (the path only: a query string may hold a token).
+ * - one structured log line (the path only: a query string may hold a token);
+ * - the client address: the socket's, or with TRUST_PROXY the one the trusted proxies report.
  */
-function requestFrame(log: Logger) {
+function requestFrame(log: Logger, trustProxy: TrustProxy) {
+  const trust = trustProxyFunction(trustProxy);
   return async function frame(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
+    if (trust) ctx.request.ip = proxyaddr(ctx.req, trust);
     ctx.set('Cache-Control', 'no-store');
     ctx.set('X-Content-Type-Options', 'nosniff');
     try {
@@ -32,7 +37,14 @@ function requestFrame(log: Logger) {
   };
 }
 
-export function createApp(services: Services, log: Logger): Koa {
+/** Which hops of X-Forwarded-For to believe, walking back from the socket; undefined: none. */
+function trustProxyFunction(trustProxy: TrustProxy): ((address: string, hop: number) => boolean) | undefined {
+  if (trustProxy === false) return undefined;
+  if ('hops' in trustProxy) return (_address, hop) => hop < trustProxy.hops;
+  return proxyaddr.compile(trustProxy.addresses);
+}
+
+export function createApp(services: Services, log: Logger, trustProxy: TrustProxy = false): Koa {
   const app = new Koa();
   app.silent = true; // errors are logged by requestFrame, without stacks
   const router = new Router();
@@ -42,7 +54,7 @@ export function createApp(services: Services, log: Logger): Koa {
   sessionRoutes(router, services);
   meRoutes(router, services);
 
-  app.use(requestFrame(log));
+  app.use(requestFrame(log, trustProxy));
   app.use(router.routes());
   app.use(router.allowedMethods({ throw: true }));
   return app;

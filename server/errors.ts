@@ -1,6 +1,7 @@
 // One error type for refusals, and the one middleware that renders them as RFC 9457 problem+json.
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
+import { isDatabaseUnavailable } from '../db/connection.js';
 import type { ErrorCode, Problem } from './shared/api.js';
 
 const TITLES: Record<number, string> = {
@@ -68,6 +69,10 @@ export function renderProblem(ctx: Context, caught: unknown, log: Logger): void 
   else {
     const mapped = fromKoaError(caught as { status?: number });
     if (mapped) error = mapped;
+    else if (isDatabaseUnavailable(caught)) {
+      log.warn({ err: { name: (caught as Error).name, message: (caught as Error).message } }, 'database unavailable');
+      error = new HttpError(503, 'service_unavailable', 'The service cannot reach its database right now. Try again shortly.', undefined, { 'Retry-After': '5' });
+    }
     else {
       // Log the type and message only: a stack or request body could carry a secret.
       log.error({ err: { name: (caught as Error)?.name, message: (caught as Error)?.message } }, 'request failed');

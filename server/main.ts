@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
+import { openInvalidationChannel } from '../db/channel.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/connection.js';
 import { Accounts } from './accounts.js';
 import { createApp } from './app.js';
@@ -21,6 +22,8 @@ export interface StartOptions {
   random?: RandomToken;
   limits?: Partial<ThrottleLimits>;
   mailRetry?: { baseMs: number; maxMs: number };
+  /** The outbox lease and poll interval (see server/mail/sender.ts). */
+  mailLease?: { leaseMs: number; pollMs: number };
   log?: Logger;
 }
 
@@ -45,11 +48,22 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const db = openDatabase(config.databaseUrl);
-  await migrateToLatest(db);
+  try {
+    await migrateToLatest(db);
+  } catch (error) {
+    await db.close();
+    throw error;
+  }
 
   const clock = options.clock ?? Date.now;
   let publicUrl = config.publicUrl ?? '';
   let sender: MailSender | undefined;
+  let sessions: SessionStore | undefined;
+  const invalidations = openInvalidationChannel(
+    db,
+    { message: (payload) => sessions?.invalidated(payload), reset: () => sessions?.dropCaches() },
+    (error) => log.warn({ err: { message: error.message } }, 'cache invalidation channel lost; serving without the cache until it is back'),
+  );
   const deps = {
     db,
     clock,
@@ -57,20 +71,33 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     bcryptCost: config.bcryptCost,
     publicUrl: () => publicUrl,
     mailQueued: () => sender?.kick(),
-    throttle: new Throttle({ ...DEFAULT_LIMITS, ...options.limits }),
+    throttle: new Throttle(db, { ...DEFAULT_LIMITS, ...options.limits }),
+    invalidations,
     log,
   };
-  const sessions = new SessionStore(deps);
+  sessions = new SessionStore(deps);
   const accounts = new Accounts(deps, sessions);
   const transport: MailTransport = config.smtpUrl
     ? smtpTransport(config.smtpUrl, config.mailFrom)
     : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mailFrom, log);
-  sender = new MailSender(db, transport, log, { clock, baseRetryDelayMs: options.mailRetry?.baseMs, maxRetryDelayMs: options.mailRetry?.maxMs });
+  sender = new MailSender(db, transport, log, {
+    clock,
+    baseRetryDelayMs: options.mailRetry?.baseMs,
+    maxRetryDelayMs: options.mailRetry?.maxMs,
+    leaseMs: options.mailLease?.leaseMs,
+    pollMs: options.mailLease?.pollMs,
+  });
 
-  const app = createApp({ accounts, sessions, db }, log);
+  const app = createApp({ accounts, sessions, db }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
-  await listen(server, config.port, config.host);
+  try {
+    await listen(server, config.port, config.host);
+  } catch (error) {
+    await invalidations.close();
+    await db.close();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
@@ -96,12 +123,28 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
         server.closeIdleConnections();
         await closed;
         await sender?.stop();
-        await db.knex.destroy();
+        await invalidations.close();
+        await db.close();
         log.flush();
       })();
       return closing;
     },
   };
+}
+
+/** `taskmasterd migrate`: applies pending migrations and exits (0 done, 1 failed). */
+async function migrateAndExit(config: Config): Promise<void> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(config.databaseUrl);
+  try {
+    const applied = (await migrateToLatest(db)).length;
+    process.stdout.write(applied > 0 ? `applied ${applied} migration${applied === 1 ? '' : 's'}; the database is up to date\n` : 'the database is up to date\n');
+  } catch (error) {
+    process.stderr.write(`taskmasterd: migrate failed: ${(error as Error).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await db.close();
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {
@@ -126,6 +169,7 @@ export async function main(argv = process.argv.slice(2), env: Record<string, str
   }
   if (result.kind === 'help') return void process.stdout.write(`${DAEMON_HELP}\n`);
   if (result.kind === 'version') return void process.stdout.write(`${packageVersion()}\n`);
+  if (result.kind === 'migrate') return migrateAndExit(result.config);
 
   let daemon: Daemon;
   try {
@@ -134,8 +178,9 @@ export async function main(argv = process.argv.slice(2), env: Record<string, str
     const { code, message } = error as { code?: string; message: string };
     const why = code === 'EADDRINUSE' ? `port ${result.config.port} is in use; pick another with --port or PORT` : message;
     process.stderr.write(`taskmasterd: cannot start: ${why}\n`);
-    process.exitCode = 1;
-    return;
+    // Exit now: a half-started daemon (a pool, a timer) must not keep the process alive, or a
+    // supervisor would never see the failure.
+    process.exit(1);
   }
   const stop = (signal: string) => {
     daemon.log.info(`${signal}: finishing requests in flight, then stopping`);

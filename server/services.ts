@@ -1,5 +1,6 @@
 // What every service needs, injected once by server/main.ts (tests inject their own clock).
 import type { Logger } from 'pino';
+import type { InvalidationChannel } from '../db/channel.js';
 import type { Database } from '../db/connection.js';
 import type { RandomToken } from './secrets.js';
 import type { Throttle } from './throttle.js';
@@ -15,6 +16,8 @@ export interface ServiceDeps {
   /** Wakes the mail sender after a mail was queued. */
   mailQueued: () => void;
   throttle: Throttle;
+  /** Tells the other daemons' caches what changed (see server/sessions.ts). */
+  invalidations: InvalidationChannel;
   log: Logger;
 }
 

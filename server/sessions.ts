@@ -1,10 +1,13 @@
 // Sessions: login, the per-request token check, logout. No Koa here.
 //
-// Every authenticated request looks its token up. The lookup goes to an in-process cache first,
-// and every way a session ends (logout, expiry, another session's email change) goes through this
-// module, which drops the cache entry in the same step, so a revoked token is refused on the very
-// next request. The cache is per process: a second daemon (the PostgreSQL scale-out) will need the
-// invalidations broadcast (LISTEN/NOTIFY) before it can keep one.
+// State: sessions live in the database. Each daemon keeps a cache of token → session and
+// id → user in front of it, for the /v1/me hot path. Invalidation, written here next to the cache:
+// - every way a session ends or a user changes goes through this module, which drops the local
+//   entry at once and publishes the change on the invalidation channel (PostgreSQL NOTIFY, sent at
+//   commit), so every other daemon drops it too;
+// - an entry lives at most CACHE_TTL_MS, so a lost notification is bounded;
+// - while the channel is not live (the listening connection is down) the cache is not used at
+//   all, and it is emptied whenever that connection is lost or comes back.
 import { HttpError, invalidInput } from './errors.js';
 import { hashPassword, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
 import type { Knex } from 'knex';
@@ -16,7 +19,16 @@ import { normalizeEmail } from './shared/rules.js';
 interface CachedSession {
   userId: string;
   expiresAt: number;
+  cachedAt: number;
 }
+
+interface CachedUser {
+  user: User;
+  cachedAt: number;
+}
+
+/** How long a cached session or user may be served without asking the database again. */
+export const CACHE_TTL_MS = 5_000;
 
 export interface Authenticated {
   user: User;
@@ -29,7 +41,9 @@ const TOKEN_SHAPE = new RegExp(`^${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{43}$`);
 
 export class SessionStore {
   private readonly sessions = new Map<string, CachedSession>();
-  private readonly users = new Map<string, User>();
+  private readonly users = new Map<string, CachedUser>();
+  /** Counts invalidations; see cacheable(). */
+  private generation = 0;
   /** A hash bcrypt compares unknown emails against, so they cost the same as a wrong password. */
   private readonly decoyHash: Promise<string>;
 
@@ -43,15 +57,16 @@ export class SessionStore {
     const { email, password } = parsed.value;
     const emailKey = normalizeEmail(email);
     const { throttle, db, clock } = this.deps;
-    await throttle.checkLogin(emailKey, address);
+    const attempt = { emailKey, address, knownDevice: false };
+    await throttle.checkLogin(attempt);
 
     const row = await findUser(db, { emailKey });
     const matches = await verifyPassword(password, row?.password_hash ?? (await this.decoyHash));
     if (!row || !matches) {
-      await throttle.loginFailed(emailKey, address);
+      await throttle.loginFailed(attempt);
       throw new HttpError(401, 'invalid_credentials', 'Email or password is not right.');
     }
-    await throttle.loginSucceeded(emailKey, address);
+    await throttle.loginSucceeded(attempt);
     if (row.email_verified_at === null) {
       throw new HttpError(403, 'email_not_verified', 'Verify your email first: paste the token from the email into `taskmaster verify`.');
     }
@@ -69,26 +84,46 @@ export class SessionStore {
     if (!token) throw unauthenticated('Log in first: send Authorization: Bearer <token>.');
     if (!TOKEN_SHAPE.test(token)) throw unauthenticated('This session token is not valid. Log in again.');
     const tokenHash = sha256Hex(token);
-    const session = this.sessions.get(tokenHash) ?? (await this.loadSession(tokenHash));
+    const session = this.fresh(this.sessions.get(tokenHash)) ?? (await this.loadSession(tokenHash));
     if (!session) throw unauthenticated('This session has ended. Log in again.');
     if (session.expiresAt <= this.deps.clock()) {
       await this.revoke(tokenHash);
       throw unauthenticated('This session has expired. Log in again.');
     }
-    const user = this.users.get(session.userId) ?? (await this.loadUser(session.userId));
+    const user = this.fresh(this.users.get(session.userId))?.user ?? (await this.loadUser(session.userId));
     if (!user) throw unauthenticated('This account no longer exists.');
     return { user, tokenHash };
   }
 
-  /** Ends one session: the row and the cache entry go together. */
+  /** Ends one session: the row, this daemon's cache entry and every other daemon's go together. */
   async revoke(tokenHash: string): Promise<void> {
+    this.generation++;
     this.sessions.delete(tokenHash);
-    await this.deps.db.knex('sessions').where('token_hash', tokenHash).delete();
+    await this.deps.db.knex.transaction(async (trx) => {
+      const deleted = await trx('sessions').where('token_hash', tokenHash).delete();
+      if (deleted > 0) await this.deps.invalidations.publish(trx, `session:${tokenHash}`);
+    });
   }
 
-  /** After a change to the user row, the next request reads it again. */
-  forgetUser(userId: string): void {
-    this.users.delete(userId);
+  /** After a change to the user row, the next request on any daemon reads it again. */
+  async forgetUser(userId: string, trx: Knex | Knex.Transaction = this.deps.db.knex): Promise<void> {
+    this.dropUser(userId);
+    await this.deps.invalidations.publish(trx, `user:${userId}`);
+  }
+
+  /** A message from the invalidation channel (see the top of this file). */
+  invalidated(payload: string): void {
+    this.generation++;
+    const [kind, key] = [payload.slice(0, payload.indexOf(':')), payload.slice(payload.indexOf(':') + 1)];
+    if (kind === 'session') this.sessions.delete(key);
+    else if (kind === 'user') this.dropUser(key);
+  }
+
+  /** Forgets everything cached (the channel may have missed messages). */
+  dropCaches(): void {
+    this.generation++;
+    this.sessions.clear();
+    this.users.clear();
   }
 
   /**
@@ -96,10 +131,9 @@ export class SessionStore {
    * at once: should the transaction roll back, they are only read again from the database.
    */
   async endOtherSessions(trx: Knex.Transaction, userId: string, keepTokenHash: string): Promise<void> {
-    for (const [hash, session] of this.sessions) {
-      if (session.userId === userId && hash !== keepTokenHash) this.sessions.delete(hash);
-    }
+    this.dropUser(userId);
     await trx('sessions').where('user_id', userId).whereNot('token_hash', keepTokenHash).delete();
+    await this.deps.invalidations.publish(trx, `user:${userId}`);
   }
 
   /** Deletes expired sessions; run now and then so the table does not grow forever. */
@@ -109,19 +143,42 @@ export class SessionStore {
     return this.deps.db.knex('sessions').where('expires_at', '<=', now).delete();
   }
 
+  /** The user's cached user row and sessions go (their sessions are read again on next use). */
+  private dropUser(userId: string): void {
+    this.generation++;
+    this.users.delete(userId);
+    for (const [hash, session] of this.sessions) if (session.userId === userId) this.sessions.delete(hash);
+  }
+
+  /**
+   * A row read from the database may be cached only if no invalidation arrived while it was read
+   * (it could be the row that was just revoked) and invalidations are arriving at all.
+   */
+  private cacheable(generationBeforeRead: number): boolean {
+    return this.generation === generationBeforeRead && this.deps.invalidations.live;
+  }
+
+  /** A cache entry that may still be served: young enough, and only while invalidations arrive. */
+  private fresh<T extends { cachedAt: number }>(entry: T | undefined): T | undefined {
+    if (!entry || !this.deps.invalidations.live) return undefined;
+    return this.deps.clock() - entry.cachedAt < CACHE_TTL_MS ? entry : undefined;
+  }
+
   private async loadSession(tokenHash: string): Promise<CachedSession | undefined> {
+    const generation = this.generation;
     const row = await this.deps.db.knex('sessions').select('user_id', 'expires_at').where('token_hash', tokenHash).first();
     if (!row) return undefined;
-    const session = { userId: String(row.user_id), expiresAt: Number(row.expires_at) };
-    remember(this.sessions, tokenHash, session);
+    const session = { userId: String(row.user_id), expiresAt: Number(row.expires_at), cachedAt: this.deps.clock() };
+    if (this.cacheable(generation)) remember(this.sessions, tokenHash, session);
     return session;
   }
 
   private async loadUser(userId: string): Promise<User | undefined> {
+    const generation = this.generation;
     const row = await findUser(this.deps.db, { id: userId });
     if (!row) return undefined;
     const user = toUser(row);
-    remember(this.users, userId, user);
+    if (this.cacheable(generation)) remember(this.users, userId, { user, cachedAt: this.deps.clock() });
     return user;
   }
 }

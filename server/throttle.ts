@@ -1,13 +1,20 @@
-// Throttling with rate-limiter-flexible. Memory stores today (one daemon); the same limiters take a
-// PostgreSQL store when the daemon scales out. Numbers and their sources are in SECURITY.md.
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+// Throttling with rate-limiter-flexible. State: in the database (db/rate-limits.ts), shared by
+// every daemon and kept across restarts; an in-memory twin answers only while the database is
+// unreachable. Numbers and their sources are in SECURITY.md, and the tests hold each of them.
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Database } from '../db/connection.js';
+import { databaseLimiter } from '../db/rate-limits.js';
 import { HttpError } from './errors.js';
 
 export interface ThrottleLimits {
   /** Consecutive failed logins for one account from one address before a block. */
   loginFailuresPerAccountAndAddress: number;
+  /** The first such block; each next one doubles, up to longestLoginBlockSeconds. */
+  firstLoginBlockSeconds: number;
+  longestLoginBlockSeconds: number;
   /** Failed logins for one account from all addresses per hour (ASVS V2.2.1: at most 100). */
   loginFailuresPerAccountPerHour: number;
+  accountBlockSeconds: number;
   /** Failed logins from one address across all accounts per hour (credential stuffing). */
   loginFailuresPerAddressPerHour: number;
   registrationsPerAddressPerHour: number;
@@ -17,9 +24,14 @@ export interface ThrottleLimits {
   resendMailsPerEmailPerHour: number;
 }
 
+const HOUR = 3600;
+
 export const DEFAULT_LIMITS: ThrottleLimits = {
   loginFailuresPerAccountAndAddress: 10,
+  firstLoginBlockSeconds: 60,
+  longestLoginBlockSeconds: 15 * 60,
   loginFailuresPerAccountPerHour: 100,
+  accountBlockSeconds: 15 * 60,
   loginFailuresPerAddressPerHour: 100,
   registrationsPerAddressPerHour: 200,
   verifyFailuresPerAddressPer15Min: 50,
@@ -27,16 +39,19 @@ export const DEFAULT_LIMITS: ThrottleLimits = {
   resendMailsPerEmailPerHour: 5,
 };
 
-const HOUR = 3600;
-const FIRST_BLOCK_SECONDS = 60;
-const LONGEST_BLOCK_SECONDS = 15 * 60;
+/** "60 minutes", "15 minutes", "1 minute", "45 seconds": how a person reads a wait. */
+export function describeWait(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
 
 function rateLimited(msBeforeNext: number, what: string): HttpError {
   const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
-  return new HttpError(429, 'rate_limited', `Too many ${what}. Try again in ${seconds} seconds.`, undefined, { 'Retry-After': String(seconds) });
+  return new HttpError(429, 'rate_limited', `Too many ${what}. Try again in ${describeWait(seconds)}.`, undefined, { 'Retry-After': String(seconds) });
 }
 
-async function consumeOrRefuse(limiter: RateLimiterMemory, key: string, what: string): Promise<void> {
+async function consumeOrRefuse(limiter: RateLimiterAbstract, key: string, what: string): Promise<void> {
   try {
     await limiter.consume(key);
   } catch (result) {
@@ -45,63 +60,93 @@ async function consumeOrRefuse(limiter: RateLimiterMemory, key: string, what: st
   }
 }
 
-export class Throttle {
-  private readonly accountAddress: RateLimiterMemory;
-  private readonly accountAddressBlocks: RateLimiterMemory;
-  private readonly account: RateLimiterMemory;
-  private readonly address: RateLimiterMemory;
-  private readonly registrations: RateLimiterMemory;
-  private readonly verifyFailures: RateLimiterMemory;
-  private readonly resends: RateLimiterMemory;
-  private readonly resendMails: RateLimiterMemory;
+/** consume() that reports the count instead of rejecting once the points are spent. */
+async function count(limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes> {
+  return limiter.consume(key).catch((result: unknown) => {
+    if (result instanceof RateLimiterRes) return result;
+    throw result;
+  });
+}
 
-  constructor(limits: ThrottleLimits = DEFAULT_LIMITS) {
-    this.accountAddress = new RateLimiterMemory({ keyPrefix: 'login_aa', points: limits.loginFailuresPerAccountAndAddress, duration: HOUR });
-    this.accountAddressBlocks = new RateLimiterMemory({ keyPrefix: 'login_aab', points: 1000, duration: 24 * HOUR });
-    this.account = new RateLimiterMemory({ keyPrefix: 'login_a', points: limits.loginFailuresPerAccountPerHour, duration: HOUR, blockDuration: LONGEST_BLOCK_SECONDS });
-    this.address = new RateLimiterMemory({ keyPrefix: 'login_ip', points: limits.loginFailuresPerAddressPerHour, duration: HOUR, blockDuration: HOUR });
-    this.registrations = new RateLimiterMemory({ keyPrefix: 'register', points: limits.registrationsPerAddressPerHour, duration: HOUR });
-    this.verifyFailures = new RateLimiterMemory({ keyPrefix: 'verify', points: limits.verifyFailuresPerAddressPer15Min, duration: 15 * 60 });
-    this.resends = new RateLimiterMemory({ keyPrefix: 'resend', points: limits.resendsPerAddressPerHour, duration: HOUR });
-    this.resendMails = new RateLimiterMemory({ keyPrefix: 'resend_mail', points: limits.resendMailsPerEmailPerHour, duration: HOUR });
+/** Milliseconds left of a spent (or blocked) key, 0 when it may go on. */
+async function waitOf(limiter: RateLimiterAbstract, key: string): Promise<number> {
+  const result = await limiter.get(key);
+  return result && result.remainingPoints <= 0 ? result.msBeforeNext : 0;
+}
+
+export interface LoginAttempt {
+  emailKey: string;
+  address: string;
+  /** The client showed a valid device token for this account (see SECURITY.md, "Lockout"). */
+  knownDevice: boolean;
+}
+
+export class Throttle {
+  private readonly pair: RateLimiterAbstract;
+  private readonly pairBlocks: RateLimiterAbstract;
+  private readonly account: RateLimiterAbstract;
+  private readonly address: RateLimiterAbstract;
+  private readonly registrations: RateLimiterAbstract;
+  private readonly verifyFailures: RateLimiterAbstract;
+  private readonly resends: RateLimiterAbstract;
+  private readonly resendMails: RateLimiterAbstract;
+
+  constructor(
+    db: Database,
+    private readonly limits: ThrottleLimits = DEFAULT_LIMITS,
+  ) {
+    const limiter = (keyPrefix: string, points: number, duration: number) => databaseLimiter(db, { keyPrefix, points, duration });
+    this.pair = limiter('login_pair', limits.loginFailuresPerAccountAndAddress, HOUR);
+    // How many blocks a pair has had lately: the next block doubles with each.
+    this.pairBlocks = limiter('login_pair_blocks', 1_000_000, 24 * HOUR);
+    this.account = limiter('login_account', limits.loginFailuresPerAccountPerHour, HOUR);
+    this.address = limiter('login_address', limits.loginFailuresPerAddressPerHour, HOUR);
+    this.registrations = limiter('register', limits.registrationsPerAddressPerHour, HOUR);
+    this.verifyFailures = limiter('verify', limits.verifyFailuresPerAddressPer15Min, 15 * 60);
+    this.resends = limiter('resend', limits.resendsPerAddressPerHour, HOUR);
+    this.resendMails = limiter('resend_mail', limits.resendMailsPerEmailPerHour, HOUR);
   }
 
-  /** Refuses a login attempt before any password work when one of its keys is blocked. */
-  async checkLogin(emailKey: string, address: string): Promise<void> {
-    const [pair, account, fromAddress] = await Promise.all([
-      this.accountAddress.get(`${emailKey}|${address}`),
-      this.account.get(emailKey),
-      this.address.get(address),
+  /**
+   * Refuses a login attempt before any password work while one of its keys is blocked. A known
+   * device is not held by the account-wide block, which strangers elsewhere can trigger; its own
+   * account-and-address limit and its address's limit still apply.
+   */
+  async checkLogin({ emailKey, address, knownDevice }: LoginAttempt): Promise<void> {
+    const waits = await Promise.all([
+      waitOf(this.pair, `${emailKey}|${address}`),
+      knownDevice ? 0 : waitOf(this.account, emailKey),
+      waitOf(this.address, address),
     ]);
-    const waits = [
-      pair && pair.remainingPoints <= 0 ? pair.msBeforeNext : 0,
-      account && account.remainingPoints <= 0 ? account.msBeforeNext : 0,
-      fromAddress && fromAddress.remainingPoints <= 0 ? fromAddress.msBeforeNext : 0,
-    ];
     const wait = Math.max(...waits);
     if (wait > 0) throw rateLimited(wait, 'failed logins');
   }
 
-  /** Counts a failed login. A pair that runs out is blocked for 1 min, doubling per block up to 15 min. */
-  async loginFailed(emailKey: string, address: string): Promise<void> {
+  /**
+   * Counts a failed login. The failure that spends a pair's points blocks that pair for 1 minute,
+   * doubling with each block up to 15; the one that spends the account's hourly points blocks the
+   * account for 15 minutes. After a block the counts start again from zero.
+   */
+  async loginFailed({ emailKey, address }: LoginAttempt): Promise<void> {
     const pairKey = `${emailKey}|${address}`;
+    const { limits } = this;
     await Promise.all([
-      this.account.consume(emailKey).catch(() => undefined),
-      this.address.consume(address).catch(() => undefined),
-      this.accountAddress.consume(pairKey).then(
-        () => undefined,
-        async () => {
-          const blocks = await this.accountAddressBlocks.consume(pairKey).catch((result: RateLimiterRes) => result);
-          const seconds = Math.min(LONGEST_BLOCK_SECONDS, FIRST_BLOCK_SECONDS * 2 ** Math.max(0, blocks.consumedPoints - 1));
-          await this.accountAddress.block(pairKey, seconds);
-        },
-      ),
+      count(this.address, address),
+      count(this.account, emailKey).then(async (result) => {
+        if (result.consumedPoints === limits.loginFailuresPerAccountPerHour) await this.account.block(emailKey, limits.accountBlockSeconds);
+      }),
+      count(this.pair, pairKey).then(async (result) => {
+        if (result.consumedPoints !== limits.loginFailuresPerAccountAndAddress) return;
+        const blocks = await count(this.pairBlocks, pairKey);
+        const seconds = Math.min(limits.longestLoginBlockSeconds, limits.firstLoginBlockSeconds * 2 ** (blocks.consumedPoints - 1));
+        await this.pair.block(pairKey, seconds);
+      }),
     ]);
   }
 
   /** A successful login clears the consecutive count for that account and address. */
-  async loginSucceeded(emailKey: string, address: string): Promise<void> {
-    await this.accountAddress.delete(`${emailKey}|${address}`);
+  async loginSucceeded({ emailKey, address }: LoginAttempt): Promise<void> {
+    await this.pair.delete(`${emailKey}|${address}`);
   }
 
   registration(address: string): Promise<void> {
@@ -109,12 +154,12 @@ export class Throttle {
   }
 
   async checkVerify(address: string): Promise<void> {
-    const result = await this.verifyFailures.get(address);
-    if (result && result.remainingPoints <= 0) throw rateLimited(result.msBeforeNext, 'invalid tokens');
+    const wait = await waitOf(this.verifyFailures, address);
+    if (wait > 0) throw rateLimited(wait, 'invalid tokens');
   }
 
   async verifyFailed(address: string): Promise<void> {
-    await this.verifyFailures.consume(address).catch(() => undefined);
+    await count(this.verifyFailures, address);
   }
 
   resend(address: string): Promise<void> {

@@ -5,6 +5,8 @@ import * as createUsers from './20261124000100_create_users.js';
 import * as createEmailTokens from './20261124000200_create_email_tokens.js';
 import * as createSessions from './20261124000300_create_sessions.js';
 import * as createMailOutbox from './20261124000400_create_mail_outbox.js';
+import * as createRateLimits from './20261129000100_create_rate_limits.js';
+import * as addMailOutboxLease from './20261129000200_add_mail_outbox_lease.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -13,6 +15,8 @@ const migrations: Record<string, Migration> = {
   '20261124000200_create_email_tokens': createEmailTokens,
   '20261124000300_create_sessions': createSessions,
   '20261124000400_create_mail_outbox': createMailOutbox,
+  '20261129000100_create_rate_limits': createRateLimits,
+  '20261129000200_add_mail_outbox_lease': addMailOutboxLease,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -8,6 +8,8 @@ import type { Logger } from 'pino';
 
 export interface OutgoingMail {
   id: number;
+  /** Stable for the outbox row (the same on a retry), so a receiver can spot a mail sent twice. */
+  messageId: string;
   kind: string;
   to: string;
   subject: string;
@@ -30,16 +32,17 @@ export interface MailTransport {
 function message(from: string, mail: OutgoingMail): SendMailOptions {
   const fields = [from, mail.to, mail.subject, mail.text, mail.html];
   const plain = fields.every((field) => /^[\x09\x0A\x0D\x20-\x7E]*$/.test(field) && field.split('\n').every((line) => line.length < 990));
-  if (!plain) return { from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html };
+  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'taskmaster.local';
+  const messageId = `<outbox.${mail.messageId}@${domain}>`;
+  if (!plain) return { from, to: mail.to, subject: mail.subject, text: mail.text, html: mail.html, messageId };
   const boundary = `taskmaster-${randomUUID()}`;
   const crlf = (text: string) => text.replace(/\r?\n/g, '\r\n');
-  const domain = /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'taskmaster.local';
   const raw = [
     `From: ${from}`,
     `To: ${mail.to}`,
     `Subject: ${mail.subject}`,
     `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
-    `Message-ID: <${randomUUID()}@${domain}>`,
+    `Message-ID: ${messageId}`,
     'MIME-Version: 1.0',
     `Content-Type: multipart/alternative; boundary="${boundary}"`,
     '',

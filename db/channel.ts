@@ -1,0 +1,97 @@
+// Cache invalidations between daemons. On PostgreSQL a message is a NOTIFY sent inside the
+// transaction that made the change (so it goes out at commit, and never for a rollback), and every
+// daemon LISTENs on one connection of its own. SQLite serves one daemon, whose caches are told
+// directly, so there the channel is always live and carries nothing.
+import type { Knex } from 'knex';
+import pg from 'pg';
+import type { Database } from './connection.js';
+
+const CHANNEL = 'taskmaster_invalidate';
+const RECONNECT_FIRST_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+export interface ChannelHandlers {
+  /** A message another daemon (or this one) published. */
+  message(payload: string): void;
+  /** Messages may have been missed (the listening connection was lost or came back): drop every cache. */
+  reset(): void;
+}
+
+export interface InvalidationChannel {
+  /** True while messages are known to arrive; a cache must not answer from memory otherwise. */
+  readonly live: boolean;
+  /** Sends `payload` to every daemon when `trx` commits (or at once, outside a transaction). */
+  publish(trx: Knex | Knex.Transaction, payload: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function openInvalidationChannel(db: Database, handlers: ChannelHandlers, onError: (error: Error) => void): InvalidationChannel {
+  if (db.dialect === 'sqlite') {
+    return { live: true, publish: async () => undefined, close: async () => undefined };
+  }
+  return new PostgresChannel(db.url, handlers, onError);
+}
+
+class PostgresChannel implements InvalidationChannel {
+  live = false;
+  private client: pg.Client | undefined;
+  private closed = false;
+  private retryMs = RECONNECT_FIRST_MS;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly handlers: ChannelHandlers,
+    private readonly onError: (error: Error) => void,
+  ) {
+    void this.connect();
+  }
+
+  async publish(trx: Knex | Knex.Transaction, payload: string): Promise<void> {
+    await trx.raw('SELECT pg_notify(?, ?)', [CHANNEL, payload]);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.live = false;
+    clearTimeout(this.timer);
+    await this.client?.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.closed) return;
+    const client = new pg.Client({ connectionString: this.url });
+    this.client = client;
+    client.on('notification', (message) => {
+      if (message.channel === CHANNEL && message.payload !== undefined) this.handlers.message(message.payload);
+    });
+    client.on('error', (error) => this.lost(client, error));
+    client.on('end', () => this.lost(client));
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      this.lost(client, error as Error);
+      return;
+    }
+    if (this.client !== client || this.closed) return;
+    // Whatever happened while nobody listened is unknown: start from empty caches.
+    this.handlers.reset();
+    this.live = true;
+    this.retryMs = RECONNECT_FIRST_MS;
+  }
+
+  private lost(client: pg.Client, error?: Error): void {
+    if (this.client !== client) return; // an old connection's late event
+    this.client = undefined;
+    this.live = false;
+    this.handlers.reset();
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    if (error) this.onError(error);
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.connect(), this.retryMs);
+    this.timer.unref();
+    this.retryMs = Math.min(RECONNECT_MAX_MS, this.retryMs * 2);
+  }
+}
