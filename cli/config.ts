@@ -13,6 +13,8 @@ interface ServerEntry {
 interface Stored {
   lastServer?: string;
   servers: Record<string, ServerEntry>;
+  /** Per server, the device token of this machine: kept across logouts (it names the device, not a session). */
+  devices?: Record<string, string>;
 }
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:4000';
@@ -43,8 +45,13 @@ export class ConfigStore {
     return this.data.servers[server];
   }
 
-  async saveLogin(server: string, entry: ServerEntry): Promise<void> {
-    await this.write({ servers: { ...this.data.servers, [server]: entry }, lastServer: server });
+  deviceToken(server: string): string | undefined {
+    return this.data.devices?.[server];
+  }
+
+  async saveLogin(server: string, entry: ServerEntry, deviceToken?: string): Promise<void> {
+    const devices = deviceToken ? { ...this.data.devices, [server]: deviceToken } : this.data.devices;
+    await this.write({ servers: { ...this.data.servers, [server]: entry }, lastServer: server, ...(devices ? { devices } : {}) });
   }
 
   async updateUsername(server: string, username: string): Promise<void> {
@@ -65,7 +72,8 @@ export class ConfigStore {
     try {
       const parsed = JSON.parse(readFileSync(this.path, 'utf8')) as Partial<Stored>;
       const servers = parsed.servers && typeof parsed.servers === 'object' ? parsed.servers : {};
-      return { servers, ...(typeof parsed.lastServer === 'string' ? { lastServer: parsed.lastServer } : {}) };
+      const devices = parsed.devices && typeof parsed.devices === 'object' ? { devices: parsed.devices } : {};
+      return { servers, ...devices, ...(typeof parsed.lastServer === 'string' ? { lastServer: parsed.lastServer } : {}) };
     } catch {
       return { servers: {} }; // no file yet, or not ours: start empty (conf would do the same)
     }

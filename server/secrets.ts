@@ -3,7 +3,7 @@ import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
 import pLimit from 'p-limit';
-import { SESSION_TOKEN_PREFIX } from './shared/api.js';
+import { DEVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX } from './shared/api.js';
 
 /**
  * bcrypt runs on libuv's thread pool, and so does every sqlite3 query and file write. Left alone,
@@ -45,6 +45,10 @@ export const randomToken: RandomToken = (bytes) => randomBytes(bytes).toString('
 /** 32 random bytes = 256 bits, as the contract asks. */
 export function newSessionToken(random: RandomToken): string {
   return SESSION_TOKEN_PREFIX + random(32);
+}
+
+export function newDeviceToken(random: RandomToken): string {
+  return DEVICE_TOKEN_PREFIX + random(32);
 }
 
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';

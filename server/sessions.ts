@@ -9,7 +9,7 @@
 // - while the channel is not live (the listening connection is down) the cache is not used at
 //   all, and it is emptied whenever that connection is lost or comes back.
 import { HttpError, invalidInput } from './errors.js';
-import { hashPassword, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
+import { hashPassword, newDeviceToken, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
 import type { Knex } from 'knex';
 import { SESSION_TTL_MS, findUser, toUser, type ServiceDeps } from './services.js';
 import { SESSION_TOKEN_PREFIX, type SessionResponse, type User } from './shared/api.js';
@@ -54,10 +54,11 @@ export class SessionStore {
   async login(body: unknown, address: string): Promise<SessionResponse> {
     const parsed = parseBody(loginBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
-    const { email, password } = parsed.value;
+    const { email, password, deviceToken } = parsed.value;
     const emailKey = normalizeEmail(email);
     const { throttle, db, clock } = this.deps;
-    const attempt = { emailKey, address, knownDevice: false };
+    const deviceId = deviceToken ? await this.knownDevice(deviceToken, emailKey) : undefined;
+    const attempt = { emailKey, address, knownDevice: deviceId !== undefined };
     await throttle.checkLogin(attempt);
 
     const row = await findUser(db, { emailKey });
@@ -74,8 +75,24 @@ export class SessionStore {
     const token = newSessionToken(this.deps.random);
     const now = clock();
     const expiresAt = now + SESSION_TTL_MS;
-    await db.knex('sessions').insert({ user_id: row.id, token_hash: sha256Hex(token), created_at: now, expires_at: expiresAt });
-    return { token, expiresAt: new Date(expiresAt).toISOString(), user: toUser(row) };
+    const device = deviceId !== undefined && deviceToken ? deviceToken : newDeviceToken(this.deps.random);
+    await db.knex.transaction(async (trx) => {
+      await trx('sessions').insert({ user_id: row.id, token_hash: sha256Hex(token), created_at: now, expires_at: expiresAt });
+      if (deviceId !== undefined) await trx('device_tokens').where('id', deviceId).update({ last_used_at: now });
+      else await trx('device_tokens').insert({ user_id: row.id, token_hash: sha256Hex(device), created_at: now, last_used_at: now });
+    });
+    return { token, expiresAt: new Date(expiresAt).toISOString(), user: toUser(row), deviceToken: device };
+  }
+
+  /** The id of the device token when it was handed to this account at an earlier login. */
+  private async knownDevice(deviceToken: string, emailKey: string): Promise<number | undefined> {
+    const row = await this.deps.db
+      .knex('device_tokens')
+      .join('users', 'users.id', 'device_tokens.user_id')
+      .where('device_tokens.token_hash', sha256Hex(deviceToken))
+      .where('users.email_normalized', emailKey)
+      .first('device_tokens.id');
+    return row ? Number(row.id) : undefined;
   }
 
   /** The user behind an `Authorization: Bearer` header, or 401. */

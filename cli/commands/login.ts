@@ -12,14 +12,15 @@ export async function run(ctx: Context, options: LoginOptions): Promise<void> {
   const email = await valueOrAsk(ctx, options.email, '--email', (p) => p.input('Email:', { check: emailProblem }));
   const password = await readPassword(ctx, options.passwordStdin, 'Password:');
   const api = await ctx.api();
+  const config = await ctx.config();
+  const deviceToken = config.deviceToken(api.server);
   let session;
   try {
-    session = await api.login({ email, password });
+    session = await api.login({ email, password, ...(deviceToken ? { deviceToken } : {}) });
   } catch (error) {
     throw explain(error, email);
   }
-  const config = await ctx.config();
-  await config.saveLogin(api.server, { token: session.token, username: session.user.username });
+  await config.saveLogin(api.server, { token: session.token, username: session.user.username }, session.deviceToken);
   show(ctx.io, { user: session.user, server: api.server, expiresAt: session.expiresAt }, () => ['', ...dashboard(ctx.io, session.user, api.server)]);
   success(ctx.io, `Logged in to ${api.server} as ${ctx.io.err.bold(session.user.username)}.`);
 }

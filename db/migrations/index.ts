@@ -7,6 +7,7 @@ import * as createSessions from './20261124000300_create_sessions.js';
 import * as createMailOutbox from './20261124000400_create_mail_outbox.js';
 import * as createRateLimits from './20261129000100_create_rate_limits.js';
 import * as addMailOutboxLease from './20261129000200_add_mail_outbox_lease.js';
+import * as createDeviceTokens from './20261129000300_create_device_tokens.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '20261124000400_create_mail_outbox': createMailOutbox,
   '20261129000100_create_rate_limits': createRateLimits,
   '20261129000200_add_mail_outbox_lease': addMailOutboxLease,
+  '20261129000300_create_device_tokens': createDeviceTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {
