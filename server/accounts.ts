@@ -6,6 +6,7 @@ import { HttpError, invalidInput } from './errors.js';
 import { enqueueMail } from './mail/outbox.js';
 import { emailChangeMail, emailChangeNoticeMail, verificationMail } from './mail/templates.js';
 import { hashPassword, newEmailToken, sha256Hex, verifyPassword } from './secrets.js';
+import { recordEvent, type RequestInfo } from './events.js';
 import { EMAIL_TOKEN_TTL_MS, findUser, toUser, type ServiceDeps, type UserRow } from './services.js';
 import type { SessionStore } from './sessions.js';
 import type { User } from './shared/api.js';
@@ -73,12 +74,12 @@ export class Accounts {
     return toUser(row);
   }
 
-  async verify(body: unknown, address: string): Promise<VerifyOutcome> {
+  async verify(body: unknown, address: string, userAgent: string | null = null): Promise<VerifyOutcome> {
     const parsed = parseBody(verifyBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     await this.deps.throttle.checkVerify(address);
     try {
-      return await this.useToken(parsed.value.token);
+      return await this.useToken(parsed.value.token, { address, userAgent });
     } catch (error) {
       if (error instanceof HttpError && (error.code === 'invalid_token' || error.code === 'expired_token')) {
         await this.deps.throttle.verifyFailed(address);
@@ -167,7 +168,7 @@ export class Accounts {
     return this.getUser(userId);
   }
 
-  private async useToken(token: string): Promise<VerifyOutcome> {
+  private async useToken(token: string, request: RequestInfo): Promise<VerifyOutcome> {
     const { knex } = this.deps.db;
     const tokenRow = await knex('email_tokens').where('token_hash', sha256Hex(token)).first();
     const invalid = new HttpError(400, 'invalid_token', 'This token is not valid. Ask for a new one with `taskmaster verify --resend`.');
@@ -208,6 +209,7 @@ export class Accounts {
         await trx('users')
           .where('id', user.id)
           .update({ email: user.pending_email, email_normalized: tokenEmail, pending_email: null, email_verified_at: now, updated_at: now });
+        await recordEvent(trx, user.id, 'email_changed', request, now);
       });
     } catch (error) {
       if (isUniqueViolation(this.deps.db, error, 'email_normalized')) throw conflict(false, true);

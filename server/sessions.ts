@@ -8,17 +8,21 @@
 // - an entry lives at most CACHE_TTL_MS, so a lost notification is bounded;
 // - while the channel is not live (the listening connection is down) the cache is not used at
 //   all, and it is emptied whenever that connection is lost or comes back.
+import { randomUUID } from 'node:crypto';
 import { HttpError, invalidInput } from './errors.js';
+import { deleteOldEvents, recordEvent, storedUserAgent, type RequestInfo } from './events.js';
 import { hashPassword, newDeviceToken, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
 import type { Knex } from 'knex';
 import { SESSION_TTL_MS, findUser, toUser, type ServiceDeps } from './services.js';
-import { SESSION_TOKEN_PREFIX, type SessionResponse, type User } from './shared/api.js';
+import { SESSION_TOKEN_PREFIX, type SessionInfo, type SessionResponse, type User } from './shared/api.js';
 import { loginBody, parseBody } from './schemas.js';
 import { normalizeEmail } from './shared/rules.js';
 
 interface CachedSession {
   userId: string;
+  publicId: string;
   expiresAt: number;
+  lastUsedAt: number;
   cachedAt: number;
 }
 
@@ -33,7 +37,14 @@ export const CACHE_TTL_MS = 5_000;
 export interface Authenticated {
   user: User;
   tokenHash: string;
+  /** The session's public id (as `GET /v1/sessions` lists it). */
+  sessionId: string;
 }
+
+export type RevokeScope = 'others' | 'all';
+
+/** `last_used_at` is written at most this often per session, so the hot path stays a cache hit. */
+const LAST_USED_GRANULARITY_MS = 60_000;
 
 const MAX_CACHED = 50_000;
 // The shape of a real token (prefix + 32 bytes of base64url); anything else is refused without a query.
@@ -51,7 +62,8 @@ export class SessionStore {
     this.decoyHash = hashPassword('decoy password for unknown emails', deps.bcryptCost);
   }
 
-  async login(body: unknown, address: string): Promise<SessionResponse> {
+  async login(body: unknown, request: RequestInfo): Promise<SessionResponse> {
+    const { address } = request;
     const parsed = parseBody(loginBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     const { email, password, deviceToken } = parsed.value;
@@ -65,6 +77,7 @@ export class SessionStore {
     const matches = await verifyPassword(password, row?.password_hash ?? (await this.decoyHash));
     if (!row || !matches) {
       await throttle.loginFailed(attempt);
+      if (row) await recordEvent(db.knex, row.id, 'login_failed', request, clock());
       throw new HttpError(401, 'invalid_credentials', 'Email or password is not right.');
     }
     await throttle.loginSucceeded(attempt);
@@ -77,7 +90,17 @@ export class SessionStore {
     const expiresAt = now + SESSION_TTL_MS;
     const device = deviceId !== undefined && deviceToken ? deviceToken : newDeviceToken(this.deps.random);
     await db.knex.transaction(async (trx) => {
-      await trx('sessions').insert({ user_id: row.id, token_hash: sha256Hex(token), created_at: now, expires_at: expiresAt });
+      await trx('sessions').insert({
+        user_id: row.id,
+        token_hash: sha256Hex(token),
+        public_id: randomUUID(),
+        created_at: now,
+        last_used_at: now,
+        expires_at: expiresAt,
+        address: address.slice(0, 64),
+        user_agent: storedUserAgent(request.userAgent),
+      });
+      await recordEvent(trx, row.id, 'login', request, now);
       if (deviceId !== undefined) await trx('device_tokens').where('id', deviceId).update({ last_used_at: now });
       else await trx('device_tokens').insert({ user_id: row.id, token_hash: sha256Hex(device), created_at: now, last_used_at: now });
     });
@@ -109,7 +132,85 @@ export class SessionStore {
     }
     const user = this.fresh(this.users.get(session.userId))?.user ?? (await this.loadUser(session.userId));
     if (!user) throw unauthenticated('This account no longer exists.');
-    return { user, tokenHash };
+    const now = this.deps.clock();
+    if (now - session.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
+      session.lastUsedAt = now;
+      await this.deps.db.knex('sessions').where('token_hash', tokenHash).update({ last_used_at: now });
+    }
+    return { user, tokenHash, sessionId: session.publicId };
+  }
+
+  /** Logout: ends the calling session and records it. */
+  async logout(auth: Authenticated, request: RequestInfo): Promise<void> {
+    this.generation++;
+    this.sessions.delete(auth.tokenHash);
+    await this.deps.db.knex.transaction(async (trx) => {
+      const deleted = await trx('sessions').where('token_hash', auth.tokenHash).delete();
+      if (deleted === 0) return;
+      await recordEvent(trx, auth.user.id, 'logout', request, this.deps.clock());
+      await this.deps.invalidations.publish(trx, `session:${auth.tokenHash}`);
+    });
+  }
+
+  /** The user's live sessions, newest first, the caller's marked. */
+  async list(auth: Authenticated): Promise<SessionInfo[]> {
+    const now = this.deps.clock();
+    const rows = await this.deps.db
+      .knex('sessions')
+      .select('token_hash', 'public_id', 'created_at', 'last_used_at', 'expires_at', 'address', 'user_agent')
+      .where('user_id', auth.user.id)
+      .where('expires_at', '>', now)
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ]);
+    const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+    return rows.map((row) => ({
+      id: String(row.public_id),
+      current: row.token_hash === auth.tokenHash,
+      createdAt: iso(row.created_at),
+      lastUsedAt: iso(row.token_hash === auth.tokenHash ? Math.max(Number(row.last_used_at ?? row.created_at), now) : (row.last_used_at ?? row.created_at)),
+      expiresAt: iso(row.expires_at),
+      address: row.address ?? null,
+      userAgent: row.user_agent ?? null,
+    }));
+  }
+
+  /** Ends one of the user's sessions by its public id; another user's id is as unknown as a made-up one. */
+  async revokeById(auth: Authenticated, publicId: string, request: RequestInfo): Promise<void> {
+    const ended = await this.deps.db.knex.transaction(async (trx) => {
+      const row = await trx('sessions').where({ user_id: auth.user.id, public_id: publicId }).first('id', 'token_hash');
+      if (!row) return false;
+      await trx('sessions').where('id', row.id).delete();
+      await recordEvent(trx, auth.user.id, 'session_revoked', request, this.deps.clock());
+      await this.deps.invalidations.publish(trx, `session:${row.token_hash}`);
+      this.generation++;
+      this.sessions.delete(String(row.token_hash));
+      return true;
+    });
+    if (!ended) throw new HttpError(404, 'not_found', 'No session of yours has this id. List them with `taskmaster sessions`.');
+  }
+
+  /** Ends the user's other sessions, or all of them with the caller's; returns how many ended. */
+  async revokeScope(auth: Authenticated, scope: RevokeScope, request: RequestInfo): Promise<number> {
+    return this.deps.db.knex.transaction(async (trx) => {
+      const query = trx('sessions').where('user_id', auth.user.id);
+      const revoked = await (scope === 'others' ? query.whereNot('token_hash', auth.tokenHash) : query).delete();
+      if (revoked > 0) {
+        await recordEvent(trx, auth.user.id, scope === 'all' ? 'logout' : 'session_revoked', request, this.deps.clock());
+        this.dropUser(auth.user.id);
+        await this.deps.invalidations.publish(trx, `user:${auth.user.id}`);
+      }
+      return revoked;
+    });
+  }
+
+  /** Ends every session of the user, inside the caller's transaction (password reset, account deletion). */
+  async endAllSessions(trx: Knex.Transaction, userId: string): Promise<number> {
+    this.dropUser(userId);
+    const ended = await trx('sessions').where('user_id', userId).delete();
+    await this.deps.invalidations.publish(trx, `user:${userId}`);
+    return ended;
   }
 
   /** Ends one session: the row, this daemon's cache entry and every other daemon's go together. */
@@ -147,16 +248,18 @@ export class SessionStore {
    * Ends every session of the user but one, inside the caller's transaction. The cache entries go
    * at once: should the transaction roll back, they are only read again from the database.
    */
-  async endOtherSessions(trx: Knex.Transaction, userId: string, keepTokenHash: string): Promise<void> {
+  async endOtherSessions(trx: Knex.Transaction, userId: string, keepTokenHash: string): Promise<number> {
     this.dropUser(userId);
-    await trx('sessions').where('user_id', userId).whereNot('token_hash', keepTokenHash).delete();
+    const ended = await trx('sessions').where('user_id', userId).whereNot('token_hash', keepTokenHash).delete();
     await this.deps.invalidations.publish(trx, `user:${userId}`);
+    return ended;
   }
 
   /** Deletes expired sessions; run now and then so the table does not grow forever. */
   async deleteExpired(): Promise<number> {
     const now = this.deps.clock();
     for (const [hash, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(hash);
+    await deleteOldEvents(this.deps.db.knex, now);
     return this.deps.db.knex('sessions').where('expires_at', '<=', now).delete();
   }
 
@@ -183,9 +286,15 @@ export class SessionStore {
 
   private async loadSession(tokenHash: string): Promise<CachedSession | undefined> {
     const generation = this.generation;
-    const row = await this.deps.db.knex('sessions').select('user_id', 'expires_at').where('token_hash', tokenHash).first();
+    const row = await this.deps.db.knex('sessions').select('user_id', 'public_id', 'expires_at', 'last_used_at', 'created_at').where('token_hash', tokenHash).first();
     if (!row) return undefined;
-    const session = { userId: String(row.user_id), expiresAt: Number(row.expires_at), cachedAt: this.deps.clock() };
+    const session = {
+      userId: String(row.user_id),
+      publicId: String(row.public_id),
+      expiresAt: Number(row.expires_at),
+      lastUsedAt: Number(row.last_used_at ?? row.created_at),
+      cachedAt: this.deps.clock(),
+    };
     if (this.cacheable(generation)) remember(this.sessions, tokenHash, session);
     return session;
   }

@@ -8,6 +8,8 @@ import * as createMailOutbox from './20261124000400_create_mail_outbox.js';
 import * as createRateLimits from './20261129000100_create_rate_limits.js';
 import * as addMailOutboxLease from './20261129000200_add_mail_outbox_lease.js';
 import * as createDeviceTokens from './20261129000300_create_device_tokens.js';
+import * as addSessionMetadata from './20261129000400_add_session_metadata.js';
+import * as createAccountEvents from './20261129000500_create_account_events.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -19,6 +21,8 @@ const migrations: Record<string, Migration> = {
   '20261129000100_create_rate_limits': createRateLimits,
   '20261129000200_add_mail_outbox_lease': addMailOutboxLease,
   '20261129000300_create_device_tokens': createDeviceTokens,
+  '20261129000400_add_session_metadata': addSessionMetadata,
+  '20261129000500_create_account_events': createAccountEvents,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

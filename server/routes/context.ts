@@ -3,11 +3,18 @@ import type { Context } from 'koa';
 import type { Accounts } from '../accounts.js';
 import type { SessionStore, Authenticated } from '../sessions.js';
 import type { Database } from '../../db/connection.js';
+import type { RequestInfo } from '../events.js';
 
 export interface Services {
   accounts: Accounts;
   sessions: SessionStore;
   db: Database;
+  clock: () => number;
+}
+
+/** The client address (after TRUST_PROXY) and User-Agent, for throttles, sessions and events. */
+export function requestInfo(ctx: Context): RequestInfo {
+  return { address: ctx.ip, userAgent: ctx.get('User-Agent') || null };
 }
 
 export function requestBody(ctx: Context): unknown {

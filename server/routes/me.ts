@@ -1,11 +1,17 @@
 import type Router from '@koa/router';
 import { jsonBody } from './body.js';
+import { listEvents } from '../events.js';
 import { requestBody, requireSession, type Services } from './context.js';
 
 export function meRoutes(router: Router, services: Services): void {
   router.get('/v1/me', async (ctx) => {
     const { user } = await requireSession(ctx, services);
     ctx.body = { user };
+  });
+
+  router.get('/v1/me/events', async (ctx) => {
+    const { user } = await requireSession(ctx, services);
+    ctx.body = { events: await listEvents(services.db.knex, user.id, services.clock()) };
   });
 
   router.patch('/v1/me', jsonBody, async (ctx) => {
