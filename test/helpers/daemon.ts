@@ -55,6 +55,17 @@ export async function lastingSetup(t: { teardown(fn: () => Promise<void>): void 
   return { dataDir, smtp };
 }
 
+/** Waits until the sender has settled every queued mail (sent, or failed for good), as the outbox table says. */
+export async function outboxSettled(td: TestDaemon, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pending = await td.daemon.db.knex('mail_outbox').whereNull('sent_at').whereNull('failed_at').count({ n: '*' }).first();
+    if (Number(pending?.n) === 0) return;
+    if (Date.now() > deadline) throw new Error(`${pending?.n} mails still queued after ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 let counter = 0;
 /** A fresh, valid identity per call. */
 export function identity(prefix = 'user') {
