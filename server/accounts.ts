@@ -140,7 +140,7 @@ export class Accounts {
         throw new HttpError(403, 'wrong_password', 'The current password is not right.', { currentPassword: 'The current password is not right.' });
       }
       const taken = await knex('users').where('email_normalized', normalizeEmail(newEmail)).whereNot('id', userId).first('id');
-      if (taken) throw conflict(false, true);
+      if (taken) throw emailInUse();
       changes.pending_email = newEmail;
     }
 
@@ -152,6 +152,8 @@ export class Accounts {
         await trx('users').where('id', userId).update(changes);
         if (newEmail !== undefined) {
           await trx('email_tokens').where({ user_id: userId, purpose: 'email_change' }).whereNull('used_at').delete();
+          // Reset tokens were sent to the old address: an email change cancels them.
+          await trx('email_tokens').where({ user_id: userId, purpose: 'password_reset' }).delete();
           const named = { ...row, username: (changes.username as string | undefined) ?? row.username };
           await this.queueTokenMail(trx, named, 'email_change', newEmail, now);
           await enqueueMail(trx, 'email_change_notice', row.email, emailChangeNoticeMail({ username: named.username, newEmail }), now);
@@ -170,7 +172,8 @@ export class Accounts {
 
   private async useToken(token: string, request: RequestInfo): Promise<VerifyOutcome> {
     const { knex } = this.deps.db;
-    const tokenRow = await knex('email_tokens').where('token_hash', sha256Hex(token)).first();
+    // Only the tokens this link is for: a password reset token verifies nothing here.
+    const tokenRow = await knex('email_tokens').where('token_hash', sha256Hex(token)).whereIn('purpose', ['verify', 'email_change']).first();
     const invalid = new HttpError(400, 'invalid_token', 'This token is not valid. Ask for a new one with `taskmaster verify --resend`.');
     if (!tokenRow) throw invalid;
     const user = await findUser(this.deps.db, { id: String(tokenRow.user_id) });
@@ -209,10 +212,11 @@ export class Accounts {
         await trx('users')
           .where('id', user.id)
           .update({ email: user.pending_email, email_normalized: tokenEmail, pending_email: null, email_verified_at: now, updated_at: now });
+        await trx('email_tokens').where({ user_id: user.id, purpose: 'password_reset' }).delete();
         await recordEvent(trx, user.id, 'email_changed', request, now);
       });
     } catch (error) {
-      if (isUniqueViolation(this.deps.db, error, 'email_normalized')) throw conflict(false, true);
+      if (isUniqueViolation(this.deps.db, error, 'email_normalized')) throw emailInUse();
       throw error;
     }
     await this.sessions.forgetUser(user.id);
@@ -236,6 +240,12 @@ export class Accounts {
         : emailChangeMail({ username: user.username, link, token, expiresAt, newEmail: email });
     await enqueueMail(trx, purpose === 'verify' ? 'verification' : 'email_change', email, content, now);
   }
+}
+
+/** An email change to an address another account has: said to someone who is logged in. */
+function emailInUse(): HttpError {
+  const message = 'Another account already uses this email.';
+  return new HttpError(409, 'email_taken', `${message} Your email stays as it was.`, { email: message });
 }
 
 function conflict(usernameTaken: boolean, emailTaken: boolean): HttpError {

@@ -8,6 +8,8 @@ import { notFound, renderProblem } from './errors.js';
 import type { Services } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
+import { passwordRoutes } from './routes/password.js';
+import { problemRoutes } from './routes/problems.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { userRoutes } from './routes/users.js';
 import { verifyRoutes } from './routes/verify.js';
@@ -53,6 +55,8 @@ export function createApp(services: Services, log: Logger, trustProxy: TrustProx
   verifyRoutes(router, services);
   sessionRoutes(router, services);
   meRoutes(router, services);
+  passwordRoutes(router, services);
+  problemRoutes(router);
 
   app.use(requestFrame(log, trustProxy));
   app.use(router.routes());

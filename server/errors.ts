@@ -4,18 +4,33 @@ import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/connection.js';
 import type { ErrorCode, Problem } from './shared/api.js';
 
-const TITLES: Record<number, string> = {
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  409: 'Conflict',
-  413: 'Content Too Large',
-  415: 'Unsupported Media Type',
-  429: 'Too Many Requests',
-  500: 'Internal Server Error',
-  503: 'Service Unavailable',
+export interface ProblemType {
+  /** The `title` of every problem of this type (RFC 9457: the same for each occurrence). */
+  title: string;
+  status: number;
+  /** What it means and what to do, for the page at `/problems/<code>`. */
+  description: string;
+}
+
+/** Every problem type the API answers: its `type` is `/problems/<code>`, a page that says this. */
+export const PROBLEM_TYPES: Readonly<Record<ErrorCode, ProblemType>> = {
+  invalid_input: { title: 'Invalid input', status: 400, description: 'The request body was read, but some fields are missing or not valid. `errors` maps each field to what is wrong with it; the body itself must be a JSON object.' },
+  malformed_json: { title: 'Malformed JSON', status: 400, description: 'The request body is not valid JSON. Send one JSON object, with `Content-Type: application/json`.' },
+  unsupported_media_type: { title: 'Unsupported media type', status: 415, description: 'The request body has a type this endpoint does not read. Send JSON with `Content-Type: application/json`.' },
+  payload_too_large: { title: 'Request body too large', status: 413, description: 'The request body is larger than 1 MiB, far more than any request of this API needs.' },
+  not_found: { title: 'Not found', status: 404, description: 'Nothing is at this path, or the thing asked for does not exist (or is not yours).' },
+  method_not_allowed: { title: 'Method not allowed', status: 405, description: 'The path exists but does not take this HTTP method. The `Allow` header lists the methods it takes.' },
+  username_taken: { title: 'Username taken', status: 409, description: 'Another account has this username (compared without regard to case). Choose another one.' },
+  email_taken: { title: 'Email taken', status: 409, description: 'Another account uses this email address (compared without regard to case). Log in to that account, or use another address.' },
+  invalid_token: { title: 'Invalid token', status: 400, description: 'The emailed token is unknown, was replaced by a newer one, or was used already. Ask for a new email with `taskmaster verify --resend`.' },
+  expired_token: { title: 'Expired token', status: 400, description: 'The emailed token is older than 24 hours. Ask for a new email with `taskmaster verify --resend`.' },
+  invalid_credentials: { title: 'Invalid credentials', status: 401, description: 'The email or the password is not right. The answer is the same for an unknown email, so it does not tell which.' },
+  email_not_verified: { title: 'Email not verified', status: 403, description: 'The account exists but its email is not verified yet. Use the token or the link from the verification email (`taskmaster verify`), or ask for a new one.' },
+  rate_limited: { title: 'Too many requests', status: 429, description: 'Too many attempts in a short time. Wait as long as the `Retry-After` header says (in seconds), then try again.' },
+  unauthenticated: { title: 'Not logged in', status: 401, description: 'The request has no session token, or its session ended (logged out, expired, or ended by a credential change). Log in again and send `Authorization: Bearer <token>`.' },
+  wrong_password: { title: 'Wrong password', status: 403, description: 'The current password given to confirm this change is not right. Repeated wrong passwords are throttled like failed logins.' },
+  service_unavailable: { title: 'Service unavailable', status: 503, description: 'The service cannot reach its database right now. Try again shortly; `Retry-After` says when.' },
+  internal_error: { title: 'Internal error', status: 500, description: 'Something went wrong on the server. Nothing about it is shown here; the server log has a line for it. Try again.' },
 };
 
 export class HttpError extends Error {
@@ -31,14 +46,15 @@ export class HttpError extends Error {
   }
 }
 
+/** 400 invalid_input; when the body as a whole is at fault (`errors.body`), that is the detail. */
 export function invalidInput(errors: Record<string, string>): HttpError {
-  return new HttpError(400, 'invalid_input', 'Some fields are not valid.', errors);
+  return new HttpError(400, 'invalid_input', errors.body ?? 'Some fields are not valid.', errors);
 }
 
 export function problemBody(error: HttpError): Problem {
   return {
     type: `/problems/${error.code}`,
-    title: TITLES[error.status] ?? 'Error',
+    title: PROBLEM_TYPES[error.code].title,
     status: error.status,
     detail: error.detail,
     code: error.code,
@@ -79,12 +95,23 @@ export function renderProblem(ctx: Context, caught: unknown, log: Logger): void 
       error = new HttpError(500, 'internal_error', 'Something went wrong on our side. Try again.');
     }
   }
+  const allow = error.code === 'method_not_allowed' ? allowedMethods(ctx) : undefined;
+  // An unknown method on a path that does not exist: the path is what is missing.
+  if (allow === '') error = notFound(ctx);
   ctx.status = error.status;
   ctx.set(error.headers);
-  const allow = (caught as { headers?: Record<string, string> }).headers?.Allow;
-  if (error.status === 405 && allow) ctx.set('Allow', allow);
+  if (allow) ctx.set('Allow', allow);
   ctx.type = 'application/problem+json';
   ctx.body = problemBody(error);
+}
+
+/**
+ * The methods the path takes, from the routes the router matched. @koa/router's allowedMethods,
+ * told to throw, throws before it sets Allow, so the header is made here.
+ */
+function allowedMethods(ctx: Context): string {
+  const matched = (ctx as { matched?: { methods: string[] }[] }).matched ?? [];
+  return [...new Set(matched.flatMap((route) => route.methods))].join(', ');
 }
 
 export function notFound(ctx: Context): HttpError {

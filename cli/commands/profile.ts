@@ -1,6 +1,6 @@
 import { emailProblem, usernameProblem } from '../../server/shared/rules.js';
 import { readPassword, type Context } from '../context.js';
-import { CliError, EXIT, UsageError } from '../errors.js';
+import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
 import { note, profile, show, success } from '../ui.js';
 
 export async function run(ctx: Context): Promise<void> {
@@ -38,7 +38,9 @@ export async function update(ctx: Context, options: UpdateOptions): Promise<void
   const currentPassword = email !== undefined ? await readPassword(ctx, options.passwordStdin, 'Current password (needed to change the email):') : undefined;
   if (email === undefined && options.passwordStdin) throw new UsageError('--password-stdin is only needed with --email.');
 
-  const { user } = await api.updateMe({ username, email, currentPassword });
+  const { user } = await api.updateMe({ username, email, currentPassword }).catch((error: unknown) => {
+    throw explain(error);
+  });
   const config = await ctx.config();
   await config.updateUsername(api.server, user.username);
   show(ctx.io, { user }, () => profile(ctx.io, user));
@@ -46,4 +48,12 @@ export async function update(ctx: Context, options: UpdateOptions): Promise<void
   if (user.pendingEmail) {
     note(ctx.io, `Confirm ${user.pendingEmail} from the email we sent there; until then your email stays ${user.email}. Your other sessions were logged out.`);
   }
+}
+
+/** Refusals worded for someone who is logged in (the server's email_taken also serves registration). */
+function explain(error: unknown): unknown {
+  if (error instanceof ApiError && error.code === 'email_taken') {
+    return new CliError(error.exitCode, error.code, 'Another account already uses this email. Choose another one; your email stays as it was.');
+  }
+  return error;
 }

@@ -16,10 +16,19 @@ export async function run(ctx: Context, tokenArgument: string | undefined, optio
   );
   const token = tokenFromInput(pasted);
   if (token === '') throw new UsageError('The token is empty: paste the token from the email.');
-  const { user } = await (await ctx.api()).verify(token);
-  show(ctx.io, { user }, () => []);
-  success(ctx.io, `Email ${user.email} verified. Your account ${ctx.io.err.bold(user.username)} is active.`);
-  note(ctx.io, 'Next: taskmaster login');
+  const api = await ctx.api();
+  const { user, outcome } = await api.verify(token);
+  show(ctx.io, { user, outcome }, () => []);
+  const name = ctx.io.err.bold(user.username);
+  if (outcome === 'email_changed') {
+    success(ctx.io, `Your new email ${user.email} is confirmed: it is the email of ${name} from now on.`);
+    return;
+  }
+  if (outcome === 'activated') success(ctx.io, `Email ${user.email} verified. Your account ${name} is active.`);
+  else success(ctx.io, `Already done: this token was used, and ${user.email} is the verified email of ${name}.`);
+  // Someone who is logged in here (an email change confirmed twice) has no login to do.
+  const loggedIn = Boolean(ctx.env.TASKMASTER_TOKEN || (await ctx.config()).entry(api.server)?.token);
+  if (!loggedIn) note(ctx.io, 'Next: taskmaster login');
 }
 
 async function resend(ctx: Context, stray: string | undefined, flagEmail: string | undefined): Promise<void> {

@@ -1,5 +1,9 @@
 // Delivers the outbox: due rows are sent in order, failures retried with exponential backoff.
 // It runs beside the request path, so a slow or dead mail server never slows a registration.
+// Every failure is logged with its reason. A transient one (a 4xx, a refused connection, a DNS
+// hiccup) is retried soon; one that retrying as things are cannot fix (a 5xx, a refused login, a
+// rejected certificate) waits longer, for someone to fix the settings. Either way a mail still
+// undelivered giveUpAfterMs after it was queued is marked failed, at error level.
 //
 // State: the outbox is in the database and shared by every daemon. A sender claims due rows with
 // SELECT … FOR UPDATE SKIP LOCKED and leases them (locked_until) in one short transaction, sends
@@ -8,13 +12,18 @@
 // moment of death can go out twice (its Message-ID, made from the row, lets a receiver see that).
 import type { Logger } from 'pino';
 import { skipLocked, type Database } from '../../db/connection.js';
-import { PermanentMailError, type MailTransport } from './transports.js';
+import { MailDeliveryError, type MailTransport } from './transports.js';
 
 export interface SenderOptions {
   clock: () => number;
   /** First retry delay; doubles each attempt up to maxRetryDelayMs. */
   baseRetryDelayMs?: number;
   maxRetryDelayMs?: number;
+  /** The same, after an answer that retrying as things are cannot fix (5xx, refused login, bad certificate). */
+  basePermanentDelayMs?: number;
+  maxPermanentDelayMs?: number;
+  /** A mail still undelivered this long after it was queued is marked failed. */
+  giveUpAfterMs?: number;
   /** How long a claimed row stays this sender's before another may take it over. */
   leaseMs?: number;
   /** How often to look for mail queued by other daemons or left by a dead one. */
@@ -23,6 +32,8 @@ export interface SenderOptions {
 
 /** Rows claimed (and sent side by side) at once. */
 const BATCH = 10;
+/** As long as MTAs commonly keep a deferred mail (Postfix: 5 days); the tokens inside expire sooner anyway. */
+export const GIVE_UP_AFTER_MS = 3 * 24 * 60 * 60 * 1000;
 
 export class MailSender {
   private timer: NodeJS.Timeout | undefined;
@@ -31,6 +42,9 @@ export class MailSender {
   private stopped = false;
   private readonly baseDelay: number;
   private readonly maxDelay: number;
+  private readonly basePermanentDelay: number;
+  private readonly maxPermanentDelay: number;
+  private readonly giveUpAfterMs: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
 
@@ -42,8 +56,11 @@ export class MailSender {
   ) {
     this.baseDelay = options.baseRetryDelayMs ?? 1_000;
     this.maxDelay = options.maxRetryDelayMs ?? 30_000;
-    // Longer than the SMTP timeouts of one delivery (connect 10 s + socket 30 s), with room.
-    this.leaseMs = options.leaseMs ?? 120_000;
+    this.basePermanentDelay = options.basePermanentDelayMs ?? 60_000;
+    this.maxPermanentDelay = options.maxPermanentDelayMs ?? 30 * 60_000;
+    this.giveUpAfterMs = options.giveUpAfterMs ?? GIVE_UP_AFTER_MS;
+    // Renewed while a delivery runs (see whileLeased), so it need not outlast the SMTP timeouts.
+    this.leaseMs = options.leaseMs ?? 15_000;
     this.pollMs = options.pollMs ?? 2_000;
   }
 
@@ -93,13 +110,37 @@ export class MailSender {
         await this.db.knex('mail_outbox').whereIn('id', claimed.map((row) => Number(row.id))).update({ locked_until: null });
         return this.pollMs;
       }
-      await Promise.all(claimed.map((row) => this.deliver(row)));
+      await this.whileLeased(claimed, () => Promise.all(claimed.map((row) => this.deliver(row))));
       if (claimed.length < BATCH) break;
     }
     const { knex } = this.db;
     const next = await knex('mail_outbox').whereNull('sent_at').whereNull('failed_at').whereNull('locked_until').min({ at: 'next_attempt_at' }).first();
     const dueIn = next?.at === null || next?.at === undefined ? this.pollMs : Number(next.at) - this.options.clock();
     return Math.max(0, Math.min(this.pollMs, dueIn));
+  }
+
+  /**
+   * Keeps the rows leased while `work` runs: the lease is short (a dead daemon's mail waits only
+   * that long), so it is renewed every third of it for as long as a delivery takes.
+   */
+  private async whileLeased<T>(rows: Record<string, unknown>[], work: () => Promise<T>): Promise<T> {
+    const ids = rows.map((row) => Number(row.id));
+    const renew = setInterval(() => {
+      void this.db
+        .knex('mail_outbox')
+        .whereIn('id', ids)
+        .whereNull('sent_at')
+        .whereNull('failed_at')
+        .whereNotNull('locked_until')
+        .update({ locked_until: this.options.clock() + this.leaseMs })
+        .catch(() => undefined); // a missed renewal only shortens the lease
+    }, Math.max(100, Math.floor(this.leaseMs / 3)));
+    renew.unref();
+    try {
+      return await work();
+    } finally {
+      clearInterval(renew);
+    }
   }
 
   /** Leases the next due rows to this sender, in one short transaction. */
@@ -152,24 +193,42 @@ export class MailSender {
         last_error: null,
       });
     } catch (error) {
-      const attempts = Number(row.attempts) + 1;
-      const message = String((error as Error).message ?? error).slice(0, 500);
-      if (error instanceof PermanentMailError) {
-        this.log.error({ mailId: id, attempts }, 'mail refused for good by the SMTP server');
-        await this.db.knex('mail_outbox').where({ id }).update({
-          attempts,
-          failed_at: this.options.clock(),
-          locked_until: null,
-          last_error: message,
-          text_body: null,
-          html_body: null,
-          link: null,
-        });
-        return;
-      }
-      const delay = Math.min(this.maxDelay, this.baseDelay * 2 ** (attempts - 1));
-      this.log.warn({ mailId: id, attempts, retryInMs: delay }, 'mail delivery failed; will retry');
-      await this.db.knex('mail_outbox').where({ id }).update({ attempts, next_attempt_at: this.options.clock() + delay, locked_until: null, last_error: message });
+      await this.failed(row, error instanceof MailDeliveryError ? error : new MailDeliveryError(String((error as Error)?.message ?? error).slice(0, 300), false));
     }
+  }
+
+  /** Logs why a delivery failed, then schedules the next try, or marks the mail failed once it is too old. */
+  private async failed(row: Record<string, unknown>, failure: MailDeliveryError): Promise<void> {
+    const id = Number(row.id);
+    const attempts = Number(row.attempts) + 1;
+    const now = this.options.clock();
+    const giveUpAt = Number(row.created_at) + this.giveUpAfterMs;
+    const { smtpCode, errorCode, hint } = failure.details;
+    const fields = { mailId: id, kind: String(row.kind), attempts, reason: failure.reason, permanent: failure.permanent, smtpCode, errorCode, hint };
+    const lastError = failure.reason.slice(0, 500);
+    if (now >= giveUpAt) {
+      const hours = Math.round((now - Number(row.created_at)) / 3_600_000);
+      this.log.error(fields, `mail ${id} failed for good after ${attempts} attempts in ${hours} h: ${failure.reason}`);
+      await this.db.knex('mail_outbox').where({ id }).update({
+        attempts,
+        failed_at: now,
+        locked_until: null,
+        last_error: lastError,
+        text_body: null,
+        html_body: null,
+        link: null,
+      });
+      return;
+    }
+    const [base, max] = failure.permanent ? [this.basePermanentDelay, this.maxPermanentDelay] : [this.baseDelay, this.maxDelay];
+    // The last try lands on the give-up moment, so a mail is marked failed then, not a backoff later.
+    const delay = Math.min(max, base * 2 ** (attempts - 1), giveUpAt - now);
+    const next = `retry in ${delay >= 60_000 ? `${Math.round(delay / 60_000)} min` : `${Math.ceil(delay / 1000)} s`}`;
+    if (failure.permanent) {
+      this.log.error({ ...fields, retryInMs: delay }, `mail ${id} not delivered: ${failure.reason}${hint ? ` (${hint})` : ''}; ${next}`);
+    } else {
+      this.log.warn({ ...fields, retryInMs: delay }, `mail ${id} not delivered: ${failure.reason}; ${next}`);
+    }
+    await this.db.knex('mail_outbox').where({ id }).update({ attempts, next_attempt_at: now + delay, locked_until: null, last_error: lastError });
   }
 }

@@ -1,35 +1,28 @@
 import type Router from '@koa/router';
-import { jsonBody } from './body.js';
+import type { Context } from 'koa';
+import { lookAtEmailToken } from '../email-tokens.js';
 import { HttpError } from '../errors.js';
-import { PAGE_CSP, activatedPage, alreadyActivePage, emailChangedPage, invalidTokenPage, tooManyPage } from '../pages.js';
+import { activatedPage, alreadyActivePage, confirmPage, emailChangedPage, emailTakenPage, invalidTokenPage, sendPage, tooManyPage } from '../pages.js';
+import type { VerifyResponse } from '../shared/api.js';
+import { TOKEN_MAX } from '../shared/rules.js';
+import { isFormPost, jsonBody, jsonOrFormBody } from './body.js';
 import { requestBody, type Services } from './context.js';
 
 export function verifyRoutes(router: Router, services: Services): void {
-  // The link from the email: answers a page, never JSON, whatever happens.
+  // The link from the email (verification and email change alike). Opening it changes nothing,
+  // whoever opens it: mail scanners fetch every link, so only the page's button (a form POST) acts.
+  // An unknown or expired token gets its 400 page at once, with nothing to press.
   router.get('/v1/verify', async (ctx) => {
-    ctx.type = 'text/html; charset=utf-8';
-    ctx.set({ 'Content-Security-Policy': PAGE_CSP, 'Referrer-Policy': 'no-referrer', 'X-Frame-Options': 'DENY' });
-    const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
-    try {
-      const outcome = await services.accounts.verify({ token }, ctx.ip);
-      ctx.status = 200;
-      ctx.body =
-        outcome.kind === 'activated'
-          ? activatedPage(outcome.user.username)
-          : outcome.kind === 'email_changed'
-            ? emailChangedPage(outcome.user.email)
-            : alreadyActivePage();
-    } catch (error) {
-      if (!(error instanceof HttpError) || error.status >= 500) throw error;
-      ctx.status = error.status === 429 ? 429 : 400;
-      ctx.set(error.headers);
-      ctx.body = error.status === 429 ? tooManyPage(error.headers['Retry-After'] ?? '60') : invalidTokenPage(error.code === 'expired_token');
-    }
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token.trim() : '';
+    const look = token === '' || token.length > TOKEN_MAX ? 'invalid' : await lookAtEmailToken(services.db, token, services.clock());
+    if (look === 'usable') sendPage(ctx, 200, confirmPage(token));
+    else sendPage(ctx, 400, invalidTokenPage(look === 'expired'));
   });
 
-  router.post('/v1/verify', jsonBody, async (ctx) => {
-    const { user } = await services.accounts.verify(requestBody(ctx), ctx.ip);
-    ctx.body = { user };
+  router.post('/v1/verify', jsonOrFormBody, async (ctx) => {
+    if (isFormPost(ctx)) return confirmFromPage(ctx, services);
+    const { kind, user } = await services.accounts.verify(requestBody(ctx), ctx.ip, ctx.get('User-Agent') || null);
+    ctx.body = { user, outcome: kind } satisfies VerifyResponse;
   });
 
   router.post('/v1/verify/resend', jsonBody, async (ctx) => {
@@ -37,4 +30,19 @@ export function verifyRoutes(router: Router, services: Services): void {
     ctx.status = 202;
     ctx.body = { status: 'accepted', detail: 'If that account exists and is not verified yet, a new email is on its way.' };
   });
+}
+
+/** The Confirm button pressed: a page, never JSON, whatever happens. */
+async function confirmFromPage(ctx: Context, services: Services): Promise<void> {
+  try {
+    const { kind, user } = await services.accounts.verify(requestBody(ctx), ctx.ip, ctx.get('User-Agent') || null);
+    const page = kind === 'activated' ? activatedPage(user.username) : kind === 'email_changed' ? emailChangedPage(user.email) : alreadyActivePage();
+    sendPage(ctx, 200, page);
+  } catch (error) {
+    if (!(error instanceof HttpError) || error.status >= 500) throw error;
+    ctx.set(error.headers);
+    if (error.status === 429) sendPage(ctx, 429, tooManyPage(Number(error.headers['Retry-After'] ?? 60)));
+    else if (error.code === 'email_taken') sendPage(ctx, 409, emailTakenPage());
+    else sendPage(ctx, 400, invalidTokenPage(error.code === 'expired_token'));
+  }
 }
