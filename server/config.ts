@@ -1,4 +1,6 @@
 // Daemon configuration: read once from flags and environment (flags win), validated, passed down.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import { join, resolve } from 'node:path';
 import proxyaddr from 'proxy-addr';
@@ -8,14 +10,38 @@ export interface Config {
   host: string;
   dataDir: string;
   databaseUrl: string;
+  /** SMTP_URL as given (it may hold a password: never log it); undefined: the embedded outbox folder. */
   smtpUrl: string | undefined;
+  /** SMTP_URL taken apart, with the password, the CA file and the TLS rule resolved. */
+  smtp: SmtpSettings | undefined;
   mailFrom: string;
+  /** Named in security notices ("write to …") only when set. */
+  supportEmail: string | undefined;
   /** Base of links in emails; undefined means http://HOST:PORT of the bound socket. */
   publicUrl: string | undefined;
   bcryptCost: number;
   logLevel: string;
   /** Whom to believe about the client address in X-Forwarded-For; false: nobody (the socket's address counts). */
   trustProxy: TrustProxy;
+  /** Things worth a warning at start (the daemon logs them; --check-mail prints them). */
+  warnings: string[];
+}
+
+export interface SmtpSettings {
+  /** smtps://: TLS from the first byte (port 465). smtp://: plaintext first, then STARTTLS. */
+  implicitTls: boolean;
+  host: string;
+  port: number;
+  user: string | undefined;
+  password: string | undefined;
+  /** STARTTLS must succeed before anything is sent: smtp:// to any host that is not loopback. */
+  requireTls: boolean;
+  /** SMTP_INSECURE: plaintext allowed and certificates not checked. */
+  insecure: boolean;
+  /** PEM text of the CA certificates to trust (SMTP_TLS_CA_FILE) instead of the system's. */
+  ca: string | undefined;
+  /** EHLO name: PUBLIC_URL's host; undefined lets nodemailer use the machine's name. */
+  ehloName: string | undefined;
 }
 
 /** A number of proxy hops in front of the daemon, or the addresses (and subnets) of the proxies. */
@@ -25,8 +51,9 @@ export class ConfigError extends Error {}
 
 export const DAEMON_HELP = `taskmasterd — the TaskMaster account daemon
 
-Usage: taskmasterd [options]           run the daemon
-       taskmasterd migrate [options]   apply pending database migrations, then exit
+Usage: taskmasterd [options]                      run the daemon
+       taskmasterd migrate [options]              apply pending database migrations, then exit
+       taskmasterd --check-mail ADDR [options]    send a test message, then exit
 
 Options (each also read from the environment; a flag wins over its variable):
   --port N            PORT                 TCP port; 0 picks a free one      (default 4000)
@@ -34,9 +61,7 @@ Options (each also read from the environment; a flag wins over its variable):
   --data-dir DIR      TASKMASTER_DATA_DIR  SQLite file and mail outbox       (default ./data)
   --database-url URL  DATABASE_URL         sqlite://PATH, or postgres://user:pass@host:5432/db (?sslmode=require)
                                            for several daemons     (default sqlite://<data dir>/taskmaster.sqlite3)
-  --smtp-url URL      SMTP_URL             smtp://[user:pass@]host:port; unset writes mail to <data dir>/outbox/
-  --public-url URL    PUBLIC_URL           base of links in emails           (default http://HOST:PORT)
-                      MAIL_FROM            sender                            (default TaskMaster <no-reply@taskmaster.local>)
+  --public-url URL    PUBLIC_URL           base of links in emails; its host is the EHLO name (default http://HOST:PORT)
   --trust-proxy X     TRUST_PROXY          proxies whose X-Forwarded-For is believed: a hop count, or a
                                            comma list of addresses/subnets (default off: the socket's address)
                       BCRYPT_COST          bcrypt work factor, 10 or more    (default 12)
@@ -45,10 +70,144 @@ Options (each also read from the environment; a flag wins over its variable):
   -h, --help          show this help
   -v, --version       show the version
 
-On start it applies pending database migrations and prints "listening on http://HOST:PORT".
+Mail (unset SMTP_URL: every mail is written to <data dir>/outbox/ and its link logged):
+  --smtp-url URL      SMTP_URL             smtps://[user@]host:465 (TLS), or smtp://[user@]host:587 (STARTTLS);
+                                           user and password URL-encoded (@ is %40)
+                      SMTP_PASSWORD        the SMTP password, instead of the one in SMTP_URL
+                      SMTP_PASSWORD_FILE   a file holding the SMTP password (one line)
+                      SMTP_TLS_CA_FILE     PEM file of the CA certificates to trust (e.g. a self-signed server)
+  --smtp-insecure     SMTP_INSECURE=1      allow plaintext and unchecked certificates (TLS is required for
+                                           any host that is not loopback); logs a warning
+                      MAIL_FROM            sender               (default TaskMaster <no-reply@PUBLIC_URL's host>)
+                      SUPPORT_EMAIL        named in security notices when set (default: none)
+  --check-mail ADDR                        send one test message to ADDR with these settings, say what
+                                           happened, exit 0 (accepted) or 1 (not); needs no database
+
+On start it applies pending database migrations and prints "listening on http://HOST:PORT";
+a start that fails (a taken port, an unreachable database) prints why and exits 1.
 SIGTERM or SIGINT stops it cleanly.`;
 
-export type ConfigResult = { kind: 'run' | 'migrate'; config: Config } | { kind: 'help' } | { kind: 'version' };
+export type ConfigResult =
+  | { kind: 'run' | 'migrate'; config: Config }
+  | { kind: 'check-mail'; config: Config; to: string }
+  | { kind: 'help' }
+  | { kind: 'version' };
+
+const ADDRESS = /^[^\s<>@]+@[^\s<>@]+$/;
+
+/** True for a host that is this machine by name or address: mail to it never crosses a network. */
+export function isLoopbackHost(host: string): boolean {
+  const name = host.toLowerCase().replace(/^\[|\]$/g, '');
+  if (name === 'localhost' || name === 'localhost.') return true;
+  if (isIP(name) === 4) return name.startsWith('127.');
+  if (isIP(name) === 6) return name === '::1' || /^::ffff:127\./.test(name);
+  return false;
+}
+
+/** A URL host as an SMTP address literal when it is an IP (RFC 5321 §4.1.3), else the name itself. */
+function ehloNameOf(hostname: string): string {
+  const bare = hostname.replace(/^\[|\]$/g, '');
+  if (isIP(bare) === 4) return `[${bare}]`;
+  if (isIP(bare) === 6) return `[IPv6:${bare}]`;
+  return bare;
+}
+
+function readBoolean(text: string | undefined, name: string): boolean {
+  if (text === undefined) return false;
+  if (/^(1|true|yes|on)$/i.test(text.trim())) return true;
+  if (/^(0|false|no|off)$/i.test(text.trim())) return false;
+  throw new ConfigError(`${name} must be 1 or 0 (got "${text}")`);
+}
+
+function readSecretFile(path: string, name: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+  }
+  return text;
+}
+
+interface SmtpSources {
+  url: string;
+  urlFromFlag: boolean;
+  password: string | undefined;
+  passwordFile: string | undefined;
+  caFile: string | undefined;
+  insecure: boolean;
+  publicUrl: string | undefined;
+}
+
+/** SMTP_URL and its companions, checked together; never echoes the URL, which may hold a password. */
+function readSmtpSettings(sources: SmtpSources, warnings: string[]): SmtpSettings {
+  const shape = 'SMTP_URL must look like smtps://[user@]host:465 or smtp://[user@]host:587';
+  let url: URL;
+  try {
+    url = new URL(sources.url);
+  } catch {
+    throw new ConfigError(shape);
+  }
+  if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') throw new ConfigError(shape);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (host === '') throw new ConfigError(`${shape} (the host is missing)`);
+  if ((url.pathname !== '' && url.pathname !== '/') || url.search !== '' || url.hash !== '') {
+    throw new ConfigError(`${shape}, with no path or ?options (TLS settings are SMTP_TLS_CA_FILE and SMTP_INSECURE)`);
+  }
+  let user: string | undefined;
+  let urlPassword: string | undefined;
+  try {
+    user = url.username === '' ? undefined : decodeURIComponent(url.username);
+    urlPassword = url.password === '' ? undefined : decodeURIComponent(url.password);
+  } catch {
+    throw new ConfigError('SMTP_URL: the user or password is not valid URL-encoding (write @ as %40, : as %3A, / as %2F, % as %25)');
+  }
+  const given = [urlPassword !== undefined && 'the password in SMTP_URL', sources.password !== undefined && 'SMTP_PASSWORD', sources.passwordFile !== undefined && 'SMTP_PASSWORD_FILE'].filter(Boolean);
+  if (given.length > 1) throw new ConfigError(`give the SMTP password once: ${given.join(' and ')} are both set`);
+  let password = urlPassword ?? sources.password;
+  if (sources.passwordFile !== undefined) {
+    // One line, as secret stores write it: the trailing newline is not part of the password.
+    password = readSecretFile(sources.passwordFile, 'SMTP_PASSWORD_FILE').replace(/\r?\n$/, '');
+    if (password === '') throw new ConfigError(`SMTP_PASSWORD_FILE: ${sources.passwordFile} is empty`);
+  }
+  if (password !== undefined && user === undefined) throw new ConfigError('an SMTP password needs a user name in SMTP_URL: smtp://USER@host:587');
+  if (user !== undefined && password === undefined) throw new ConfigError('SMTP_URL names a user but no password is set: use SMTP_PASSWORD_FILE or SMTP_PASSWORD');
+  if (urlPassword !== undefined && sources.urlFromFlag) {
+    warnings.push('the SMTP password in --smtp-url is visible to every user of this machine (ps); use SMTP_PASSWORD_FILE or SMTP_PASSWORD instead');
+  }
+
+  let ca: string | undefined;
+  if (sources.caFile !== undefined) {
+    ca = readSecretFile(sources.caFile, 'SMTP_TLS_CA_FILE');
+    if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`SMTP_TLS_CA_FILE: ${sources.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
+  }
+
+  const implicitTls = url.protocol === 'smtps:';
+  const port = url.port === '' ? (implicitTls ? 465 : 587) : Number(url.port);
+  if (sources.insecure) {
+    warnings.push(
+      `SMTP_INSECURE is set: mail to ${host} may travel in plaintext and to a server whose certificate is not checked; anyone on the way can read the links and tokens in it`,
+    );
+  }
+  return {
+    implicitTls,
+    host,
+    port,
+    user,
+    password,
+    requireTls: !implicitTls && !sources.insecure && !isLoopbackHost(host),
+    insecure: sources.insecure,
+    ca,
+    ehloName: sources.publicUrl === undefined ? undefined : ehloNameOf(new URL(sources.publicUrl).hostname),
+  };
+}
+
+/** `TaskMaster <no-reply@HOST>` for PUBLIC_URL's host when it is a name (an address makes a poor mail domain). */
+function defaultMailFrom(publicUrl: string | undefined): string {
+  const hostname = publicUrl === undefined ? '' : new URL(publicUrl).hostname;
+  const domain = hostname === '' || isIP(hostname.replace(/^\[|\]$/g, '')) !== 0 ? 'taskmaster.local' : hostname.replace(/\.$/, '');
+  return `TaskMaster <no-reply@${domain}>`;
+}
 
 /** TRUST_PROXY: off (unset, 0, false), a hop count, or a comma list of proxy addresses or subnets. */
 export function parseTrustProxy(text: string | undefined): TrustProxy {
@@ -80,6 +239,8 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
         'smtp-url': { type: 'string' },
         'public-url': { type: 'string' },
         'trust-proxy': { type: 'string' },
+        'smtp-insecure': { type: 'boolean' },
+        'check-mail': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -92,6 +253,11 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
   const [command, ...extra] = positionals;
   if (command !== undefined && command !== 'migrate') throw new ConfigError(`unknown command "${command}" (the only command is "migrate")`);
   if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra[0]}"`);
+  const checkMailTo = values['check-mail']?.trim();
+  if (checkMailTo !== undefined) {
+    if (command !== undefined) throw new ConfigError('--check-mail runs on its own, not with a command');
+    if (!ADDRESS.test(checkMailTo)) throw new ConfigError(`--check-mail needs an email address (got "${checkMailTo}")`);
+  }
 
   const pick = (flag: string | undefined, name: string): string | undefined => {
     const value = flag ?? env[name];
@@ -108,11 +274,27 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
     throw new ConfigError('DATABASE_URL must be sqlite://PATH or postgres://user:password@host:port/database');
   }
 
-  const smtpUrl = pick(values['smtp-url'], 'SMTP_URL');
-  if (smtpUrl !== undefined && !/^smtps?:\/\//.test(smtpUrl)) throw new ConfigError('SMTP_URL must look like smtp://[user:pass@]host:port');
-
   const publicUrl = pick(values['public-url'], 'PUBLIC_URL')?.replace(/\/+$/, '');
-  if (publicUrl !== undefined && !/^https?:\/\/[^\s]+$/.test(publicUrl)) throw new ConfigError('PUBLIC_URL must be an http:// or https:// URL');
+  if (publicUrl !== undefined && (!/^https?:\/\/[^\s]+$/.test(publicUrl) || !URL.canParse(publicUrl))) throw new ConfigError('PUBLIC_URL must be an http:// or https:// URL');
+
+  const warnings: string[] = [];
+  const smtpUrl = pick(values['smtp-url'], 'SMTP_URL');
+  const smtpSources = {
+    password: pick(undefined, 'SMTP_PASSWORD'),
+    passwordFile: pick(undefined, 'SMTP_PASSWORD_FILE'),
+    caFile: pick(undefined, 'SMTP_TLS_CA_FILE'),
+    insecure: values['smtp-insecure'] === true || readBoolean(pick(undefined, 'SMTP_INSECURE'), 'SMTP_INSECURE'),
+  };
+  if (smtpUrl === undefined) {
+    const stray = Object.entries({ SMTP_PASSWORD: smtpSources.password, SMTP_PASSWORD_FILE: smtpSources.passwordFile, SMTP_TLS_CA_FILE: smtpSources.caFile }).find(([, value]) => value !== undefined);
+    if (stray) warnings.push(`${stray[0]} is set but SMTP_URL is not: mail goes to the outbox folder`);
+  }
+  const smtp = smtpUrl === undefined ? undefined : readSmtpSettings({ url: smtpUrl, urlFromFlag: values['smtp-url'] !== undefined, publicUrl, ...smtpSources }, warnings);
+
+  const mailFrom = pick(undefined, 'MAIL_FROM') ?? defaultMailFrom(publicUrl);
+  if (!ADDRESS.test(mailFrom) && !/^[^<>]*<[^\s<>@]+@[^\s<>@]+>$/.test(mailFrom)) throw new ConfigError(`MAIL_FROM must be an address, or "Name <address>" (got "${mailFrom}")`);
+  const supportEmail = pick(undefined, 'SUPPORT_EMAIL')?.trim();
+  if (supportEmail !== undefined && !ADDRESS.test(supportEmail)) throw new ConfigError(`SUPPORT_EMAIL must be an email address (got "${supportEmail}")`);
 
   const costText = pick(undefined, 'BCRYPT_COST') ?? '12';
   const bcryptCost = Number(costText);
@@ -123,19 +305,21 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
 
   const trustProxy = parseTrustProxy(pick(values['trust-proxy'], 'TRUST_PROXY'));
 
-  return {
-    kind: command === 'migrate' ? 'migrate' : 'run',
-    config: {
-      port,
-      host: pick(values.host, 'HOST') ?? '127.0.0.1',
-      dataDir,
-      databaseUrl,
-      smtpUrl,
-      mailFrom: pick(undefined, 'MAIL_FROM') ?? 'TaskMaster <no-reply@taskmaster.local>',
-      publicUrl,
-      bcryptCost,
-      logLevel,
-      trustProxy,
-    },
+  const config: Config = {
+    port,
+    host: pick(values.host, 'HOST') ?? '127.0.0.1',
+    dataDir,
+    databaseUrl,
+    smtpUrl,
+    smtp,
+    mailFrom,
+    supportEmail,
+    publicUrl,
+    bcryptCost,
+    logLevel,
+    trustProxy,
+    warnings,
   };
+  if (checkMailTo !== undefined) return { kind: 'check-mail', config, to: checkMailTo };
+  return { kind: command === 'migrate' ? 'migrate' : 'run', config };
 }

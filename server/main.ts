@@ -2,15 +2,19 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { openInvalidationChannel } from '../db/channel.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/connection.js';
+import { AccountDeletion } from './account-deletion.js';
 import { Accounts } from './accounts.js';
+import { Passwords } from './passwords.js';
 import { createApp } from './app.js';
 import { ConfigError, DAEMON_HELP, readConfig, type Config } from './config.js';
 import { MailSender } from './mail/sender.js';
-import { outboxFolderTransport, smtpTransport, type MailTransport } from './mail/transports.js';
+import { escapeHtml } from './mail/templates.js';
+import { MailDeliveryError, describeSmtp, outboxFolderTransport, redact, smtpTransport, type MailTransport } from './mail/transports.js';
 import { randomToken, type RandomToken } from './secrets.js';
 import { SessionStore } from './sessions.js';
 import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './throttle.js';
@@ -21,7 +25,8 @@ export interface StartOptions {
   clock?: () => number;
   random?: RandomToken;
   limits?: Partial<ThrottleLimits>;
-  mailRetry?: { baseMs: number; maxMs: number };
+  /** Retry delays (transient, and after a permanent-looking answer) and when a mail is given up (default 3 days). */
+  mailRetry?: { baseMs?: number; maxMs?: number; permanentBaseMs?: number; permanentMaxMs?: number; giveUpAfterMs?: number };
   /** The outbox lease and poll interval (see server/mail/sender.ts). */
   mailLease?: { leaseMs: number; pollMs: number };
   log?: Logger;
@@ -45,14 +50,38 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const logFlush = setInterval(() => log.flush(), LOG_FLUSH_MS);
   logFlush.unref();
   if (config.bcryptCost < 10) log.warn(`BCRYPT_COST=${config.bcryptCost} is below 10: acceptable in tests only`);
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-
-  const db = openDatabase(config.databaseUrl);
+  for (const warning of config.warnings) log.warn(warning);
   try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new StartError(`cannot create the data folder ${config.dataDir} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); pick another with --data-dir or TASKMASTER_DATA_DIR`);
+  }
+
+  // A taken port or a foreign address is found out before the database and its migrations.
+  if (config.port !== 0) {
+    const probe = createServer();
+    try {
+      await listen(probe, config.port, config.host);
+    } catch (error) {
+      throw new StartError(listenFailure(error as NodeJS.ErrnoException, config));
+    }
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
+
+  let db: Database;
+  try {
+    db = openDatabase(config.databaseUrl);
+  } catch (error) {
+    throw databaseFailure(error, config.databaseUrl);
+  }
+  try {
+    // One query first: an unreachable server fails here within the pool's acquire timeout,
+    // rather than hanging in a migration connection that has none.
+    await db.knex.raw('select 1');
     await migrateToLatest(db);
   } catch (error) {
-    await db.close();
-    throw error;
+    await closeWithin(db, 1_000);
+    throw databaseFailure(error, config.databaseUrl);
   }
 
   const clock = options.clock ?? Date.now;
@@ -70,6 +99,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     random: options.random ?? randomToken,
     bcryptCost: config.bcryptCost,
     publicUrl: () => publicUrl,
+    /** SUPPORT_EMAIL, for the security notices that name it (only when set). */
+    supportEmail: config.supportEmail,
     mailQueued: () => sender?.kick(),
     throttle: new Throttle(db, { ...DEFAULT_LIMITS, ...options.limits }),
     invalidations,
@@ -77,26 +108,29 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   };
   sessions = new SessionStore(deps);
   const accounts = new Accounts(deps, sessions);
-  const transport: MailTransport = config.smtpUrl
-    ? smtpTransport(config.smtpUrl, config.mailFrom)
-    : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mailFrom, log);
+  const passwords = new Passwords(deps, sessions);
+  const accountDeletion = new AccountDeletion(deps, sessions);
+  const transport = mailTransport(config, log);
   sender = new MailSender(db, transport, log, {
     clock,
     baseRetryDelayMs: options.mailRetry?.baseMs,
     maxRetryDelayMs: options.mailRetry?.maxMs,
+    basePermanentDelayMs: options.mailRetry?.permanentBaseMs,
+    maxPermanentDelayMs: options.mailRetry?.permanentMaxMs,
+    giveUpAfterMs: options.mailRetry?.giveUpAfterMs,
     leaseMs: options.mailLease?.leaseMs,
     pollMs: options.mailLease?.pollMs,
   });
 
-  const app = createApp({ accounts, sessions, db }, log, config.trustProxy);
+  const app = createApp({ accounts, passwords, sessions, accountDeletion, db, clock }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {
     await listen(server, config.port, config.host);
   } catch (error) {
-    await invalidations.close();
-    await db.close();
-    throw error;
+    await invalidations.close().catch(() => undefined);
+    await closeWithin(db, 1_000);
+    throw new StartError(listenFailure(error as NodeJS.ErrnoException, config));
   }
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -105,8 +139,9 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   sender.start();
   const sweep = setInterval(() => void sessions.deleteExpired().catch(() => undefined), EXPIRED_SESSION_SWEEP_MS);
   sweep.unref();
-  log.info({ url, dataDir: config.dataDir, mail: config.smtpUrl ? 'smtp' : 'outbox folder' }, `listening on ${url}`);
+  log.info({ url, dataDir: config.dataDir, mail: config.smtp ? describeSmtp(config.smtp) : 'outbox folder' }, `listening on ${url}`);
   log.flush();
+  if (config.smtp) checkSmtpInBackground(transport, config, log);
 
   let closing: Promise<void> | undefined;
   return {
@@ -132,10 +167,116 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   };
 }
 
+/** A start-up failure with a message fit for the operator (the cause is already in it). */
+class StartError extends Error {}
+
+/** Closes the pool, waiting at most `ms`: a connection attempt to a server that never answers must not hold up the exit. */
+async function closeWithin(db: Database, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([db.close().catch(() => undefined), deadline]);
+  clearTimeout(timer);
+}
+
+/** The database for a message: its file, or its host and name, never its password. */
+function databaseLabel(url: string): string {
+  if (url.startsWith('sqlite://')) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'in DATABASE_URL';
+  }
+}
+
+function databaseFailure(error: unknown, url: string): StartError {
+  const { code, message, name } = error as { code?: string; message?: string; name?: string };
+  if (name === 'KnexTimeoutError') return new StartError(`cannot open the database ${databaseLabel(url)}: no answer within a few seconds (is the server up, and the host and port right?)`);
+  const text = redact(String(message ?? error), []);
+  return new StartError(`cannot open the database ${databaseLabel(url)}: ${code && !text.includes(code) ? `${code}: ` : ''}${text}`);
+}
+
+function listenFailure(error: NodeJS.ErrnoException, config: Config): string {
+  if (error.code === 'EADDRINUSE') return `port ${config.port} is in use; pick another with --port or PORT`;
+  if (error.code === 'EACCES') return `no permission to listen on port ${config.port} (ports below 1024 need privileges); pick another with --port or PORT`;
+  if (error.code === 'EADDRNOTAVAIL') return `${config.host} is not an address of this machine; pick another with --host or HOST`;
+  return `cannot listen on ${config.host}:${config.port}: ${error.message}`;
+}
+
+function mailTransport(config: Config, log: Logger): MailTransport {
+  return config.smtp ? smtpTransport(config.smtp, config.mailFrom) : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mailFrom, log);
+}
+
+/** Connects and logs in once, after the listening line: a clear warning early, never a reason to stop. */
+function checkSmtpInBackground(transport: MailTransport, config: Config, log: Logger): void {
+  const target = describeSmtp(config.smtp!);
+  transport.verify().then(
+    () => log.info({ smtp: target }, `SMTP server ${config.smtp!.host}:${config.smtp!.port} answered${config.smtp!.user ? ' and accepted the login' : ''}`),
+    (error: unknown) => {
+      const failure = error instanceof MailDeliveryError ? error : new MailDeliveryError(redact(String((error as Error)?.message ?? error), [config.smtp!.password]), false);
+      log.warn(
+        { smtp: target, reason: failure.reason, hint: failure.details.hint },
+        `SMTP check failed: ${failure.reason}${failure.details.hint ? ` (${failure.details.hint})` : ''}; mail stays queued and is retried; try \`taskmasterd --check-mail ADDRESS\``,
+      );
+    },
+  );
+}
+
+/** `taskmasterd --check-mail ADDRESS`: one test message with the configured settings; exit 0 accepted, 1 not. */
+async function checkMailAndExit(config: Config, to: string): Promise<void> {
+  for (const warning of config.warnings) process.stderr.write(`taskmasterd: warning: ${warning}\n`);
+  const outboxDir = join(config.dataDir, 'outbox');
+  const via = config.smtp ? describeSmtp(config.smtp) : `the outbox folder ${outboxDir} (SMTP_URL is not set)`;
+  const ehlo = config.smtp ? `, EHLO ${config.smtp.ehloName ?? 'the machine name (set PUBLIC_URL to choose it)'}` : '';
+  process.stdout.write(`Sending a test message to ${to} from ${config.mailFrom}\nthrough ${via}${ehlo}\n`);
+  const transport = mailTransport(config, pino({ level: 'silent' }));
+  const sentAt = new Date().toISOString();
+  const text = [
+    `This is a test message from taskmasterd --check-mail on ${hostname()}, sent at ${sentAt}.`,
+    `It went through ${via}.`,
+    '',
+    'If you can read it, the mail settings of TaskMaster work.',
+    '',
+  ].join('\n');
+  try {
+    const said = await transport.deliver({
+      id: 0,
+      messageId: `check.${Date.now()}`,
+      kind: 'check',
+      to,
+      subject: 'TaskMaster test message',
+      text,
+      html: `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>TaskMaster test message</title></head><body>${text
+        .split('\n\n')
+        .map((paragraph) => `<p>${escapeHtml(paragraph.trim())}</p>`)
+        .join('\n')}</body></html>\n`,
+      link: null,
+    });
+    process.stdout.write(
+      config.smtp
+        ? `accepted: the server answered ${said}\n(the server took the message; if it does not arrive, look in the server's log and the recipient's spam folder)\n`
+        : `${said}\n`,
+    );
+  } catch (error) {
+    const failure = error instanceof MailDeliveryError ? error : new MailDeliveryError(String((error as Error)?.message ?? error), false);
+    process.stderr.write(`taskmasterd: not delivered: ${failure.reason}\n${failure.details.hint ? `hint: ${failure.details.hint}\n` : ''}`);
+    process.exitCode = 1;
+  } finally {
+    transport.close();
+  }
+}
+
 /** `taskmasterd migrate`: applies pending migrations and exits (0 done, 1 failed). */
 async function migrateAndExit(config: Config): Promise<void> {
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const db = openDatabase(config.databaseUrl);
+  let db: Database;
+  try {
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+    db = openDatabase(config.databaseUrl);
+  } catch (error) {
+    process.stderr.write(`taskmasterd: migrate failed: ${redact(String((error as Error)?.message ?? error), [])}\n`);
+    process.exitCode = 1;
+    return;
+  }
   try {
     const applied = (await migrateToLatest(db)).length;
     process.stdout.write(applied > 0 ? `applied ${applied} migration${applied === 1 ? '' : 's'}; the database is up to date\n` : 'the database is up to date\n');
@@ -170,13 +311,13 @@ export async function main(argv = process.argv.slice(2), env: Record<string, str
   if (result.kind === 'help') return void process.stdout.write(`${DAEMON_HELP}\n`);
   if (result.kind === 'version') return void process.stdout.write(`${packageVersion()}\n`);
   if (result.kind === 'migrate') return migrateAndExit(result.config);
+  if (result.kind === 'check-mail') return checkMailAndExit(result.config, result.to);
 
   let daemon: Daemon;
   try {
     daemon = await startDaemon(result.config);
   } catch (error) {
-    const { code, message } = error as { code?: string; message: string };
-    const why = code === 'EADDRINUSE' ? `port ${result.config.port} is in use; pick another with --port or PORT` : message;
+    const why = error instanceof StartError ? error.message : redact(String((error as Error)?.message ?? error), []);
     process.stderr.write(`taskmasterd: cannot start: ${why}\n`);
     // Exit now: a half-started daemon (a pool, a timer) must not keep the process alive, or a
     // supervisor would never see the failure.

@@ -18,6 +18,8 @@ export interface ServiceDeps {
   throttle: Throttle;
   /** Tells the other daemons' caches what changed (see server/sessions.ts). */
   invalidations: InvalidationChannel;
+  /** SUPPORT_EMAIL: named in security notices only when the operator set one. */
+  supportEmail?: string | undefined;
   log: Logger;
 }
 

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { Logger } from 'pino';
+import type { SmtpSettings } from '../config.js';
 
 export interface OutgoingMail {
   id: number;
@@ -19,7 +20,10 @@ export interface OutgoingMail {
 }
 
 export interface MailTransport {
-  deliver(mail: OutgoingMail): Promise<void>;
+  /** Resolves with what the receiver said (the SMTP reply, or where the file went); throws MailDeliveryError. */
+  deliver(mail: OutgoingMail): Promise<string>;
+  /** Connects (and logs in) without sending: a start-up check. */
+  verify(): Promise<void>;
   close(): void;
 }
 
@@ -63,25 +67,144 @@ function message(from: string, mail: OutgoingMail): SendMailOptions {
   return { envelope: { from: address, to: [mail.to] }, raw };
 }
 
-/** A refusal that retrying will not fix (5xx from the server). */
-export class PermanentMailError extends Error {}
+/**
+ * Why a delivery failed, in words safe to log: the SMTP reply (code and text) and the command it
+ * answered, or the TLS, DNS or connection error code. `permanent`: retrying as things are cannot
+ * help (a 5xx, a refused login, a rejected certificate); someone has to change something first.
+ */
+export class MailDeliveryError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly permanent: boolean,
+    readonly details: { smtpCode?: number; errorCode?: string; command?: string; hint?: string } = {},
+  ) {
+    super(reason);
+  }
+}
 
-export function smtpTransport(smtpUrl: string, from: string): MailTransport {
-  const transporter = nodemailer.createTransport(smtpUrl, { from });
-  // Short timeouts: the sender retries with backoff, so a dead server must fail fast, not hang.
-  Object.assign(transporter.options, { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 30_000 });
+/** Node's codes for a certificate that does not verify, and for a TLS handshake that cannot work. */
+const CERTIFICATE_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY|DECRYPT)|ALTNAME|HOSTNAME|^ERR_SSL_|^ERR_TLS_/;
+
+/** Removes every form a secret could take in an error text: as is, URL-encoded, base64 (AUTH PLAIN/LOGIN), and any user:password@ in a URL. */
+export function redact(text: string, secrets: (string | undefined)[]): string {
+  let clean = text.replace(/\/\/[^/\s@]*:[^/\s@]*@/g, '//***@');
+  for (const secret of secrets) {
+    if (!secret) continue;
+    const forms = [secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64')];
+    for (const form of forms) if (form.length >= 3) clean = clean.split(form).join('***');
+  }
+  return clean;
+}
+
+/** Turns what nodemailer threw into a MailDeliveryError; `secrets` never appear in the result. */
+export function describeSmtpError(error: unknown, settings: Pick<SmtpSettings, 'host' | 'port' | 'user' | 'password' | 'requireTls' | 'implicitTls'>): MailDeliveryError {
+  const { code, originalCode, command, response, responseCode, message } = (error ?? {}) as {
+    code?: string;
+    originalCode?: string;
+    command?: string;
+    response?: string;
+    responseCode?: number;
+    message?: string;
+  };
+  const secrets = [settings.password, settings.user && settings.password ? `\u0000${settings.user}\u0000${settings.password}` : undefined];
+  const clean = (text: string) => redact(text, secrets).replace(/\s+/g, ' ').trim().slice(0, 300);
+  const at = command && command !== 'CONN' && command !== 'API' ? ` (answer to ${command})` : '';
+
+  if (typeof responseCode === 'number' && response) {
+    const reply = clean(response);
+    if (code === 'ETLS' || command === 'STARTTLS') {
+      return new MailDeliveryError(`the server refused STARTTLS: ${reply}`, responseCode >= 500, {
+        smtpCode: responseCode,
+        errorCode: code,
+        command,
+        hint: settings.requireTls
+          ? 'TLS is required for a host that is not loopback: use smtps:// if the server speaks TLS on connect (port 465), or set SMTP_INSECURE=1 to send in plaintext'
+          : 'the server offered STARTTLS, then refused it',
+      });
+    }
+    const hint =
+      responseCode === 535 || code === 'EAUTH'
+        ? 'check the user in SMTP_URL and the password (SMTP_PASSWORD, SMTP_PASSWORD_FILE, or URL-encoded in SMTP_URL)'
+        : command === 'MAIL FROM'
+          ? 'check that MAIL_FROM is an address this server lets you send from'
+          : undefined;
+    return new MailDeliveryError(`SMTP ${reply}${at}`, responseCode >= 500, { smtpCode: responseCode, errorCode: code, command, ...(hint ? { hint } : {}) });
+  }
+
+  const systemCode = originalCode ?? code;
+  const text = clean(String(message ?? error));
+  if (systemCode && CERTIFICATE_CODES.test(systemCode)) {
+    return new MailDeliveryError(`TLS: ${systemCode}: ${text}`, true, {
+      errorCode: systemCode,
+      hint: /SSL_WRONG_VERSION|WRONG_VERSION_NUMBER/.test(systemCode + text)
+        ? settings.implicitTls
+          ? 'the server does not speak TLS on connect: use smtp:// (STARTTLS) for this port, usually 587'
+          : 'the server speaks TLS on connect: use smtps:// for this port, usually 465'
+        : 'the server\'s certificate is not trusted: give its CA certificate in SMTP_TLS_CA_FILE, and use the host name the certificate names',
+    });
+  }
+  if (code === 'EAUTH') {
+    return new MailDeliveryError(`SMTP login: ${text}`, true, { errorCode: code, command, hint: 'check the user in SMTP_URL and the SMTP password' });
+  }
+  if (code === 'EDNS') {
+    // NXDOMAIN (ENOTFOUND) is an answer: the name does not exist until someone fixes it. EAI_AGAIN and the like may pass.
+    const noSuchName = systemCode === 'ENOTFOUND';
+    return new MailDeliveryError(`DNS: ${systemCode}: cannot resolve ${settings.host}`, noSuchName, { errorCode: systemCode, ...(noSuchName ? { hint: 'check the host in SMTP_URL' } : {}) });
+  }
+  if (code === 'ETLS') return new MailDeliveryError(`TLS: ${text}`, true, { errorCode: code });
+  // A refused or reset connection, a timeout, a server that hung up: worth another try soon.
+  const where = `${settings.host}:${settings.port}`;
+  const prefix = systemCode && !text.includes(systemCode) ? `${systemCode}: ` : '';
+  return new MailDeliveryError(`connection to ${where} failed: ${prefix}${text}${at}`, false, { ...(systemCode ? { errorCode: systemCode } : {}), ...(command ? { command } : {}) });
+}
+
+/** How the transport talks, for the start-up line and --check-mail (no credentials). */
+export function describeSmtp(settings: SmtpSettings): string {
+  const tls = settings.implicitTls
+    ? 'TLS on connect'
+    : settings.requireTls
+      ? 'STARTTLS required'
+      : settings.insecure
+        ? 'STARTTLS if offered, else plaintext: SMTP_INSECURE'
+        : 'STARTTLS if offered (loopback host)';
+  const checks = settings.insecure ? 'certificates not checked' : settings.ca ? 'certificates checked against SMTP_TLS_CA_FILE' : 'certificates checked';
+  const login = settings.user ? `, login as ${settings.user}` : '';
+  return `${settings.implicitTls ? 'smtps' : 'smtp'}://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port} (${tls}, ${checks}${login})`;
+}
+
+export function smtpTransport(settings: SmtpSettings, from: string): MailTransport {
+  const transporter = nodemailer.createTransport({
+    host: settings.host,
+    port: settings.port,
+    secure: settings.implicitTls,
+    // smtp:// to a host that is not loopback: STARTTLS or nothing, never plaintext by accident.
+    requireTLS: settings.requireTls,
+    opportunisticTLS: settings.insecure,
+    auth: settings.user === undefined ? undefined : { user: settings.user, pass: settings.password ?? '' },
+    tls: { ...(settings.ca ? { ca: settings.ca } : {}), rejectUnauthorized: !settings.insecure, minVersion: 'TLSv1.2' },
+    ...(settings.ehloName ? { name: settings.ehloName } : {}),
+    // Short timeouts: the sender retries with backoff, so a dead server must fail fast, not hang.
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 30_000,
+    disableFileAccess: true,
+    disableUrlAccess: true,
+    logger: false,
+  });
   return {
     async deliver(mail) {
       try {
-        await transporter.sendMail(message(from, mail));
+        const info = (await transporter.sendMail(message(from, mail))) as { response?: string };
+        return String(info.response ?? 'accepted');
       } catch (error) {
-        // Only a 5xx to the envelope or the message is final; a refusal at connect or login may pass.
-        const { responseCode, command } = error as { responseCode?: number; command?: string };
-        const permanent = ['MAIL FROM', 'RCPT TO', 'DATA'].includes(command ?? '');
-        if (permanent && responseCode !== undefined && responseCode >= 500 && responseCode < 600) {
-          throw new PermanentMailError(`SMTP ${responseCode}: ${(error as Error).message}`);
-        }
-        throw error;
+        throw describeSmtpError(error, settings);
+      }
+    },
+    async verify() {
+      try {
+        await transporter.verify();
+      } catch (error) {
+        throw describeSmtpError(error, settings);
       }
     },
     close: () => transporter.close(),
@@ -102,7 +225,9 @@ export function outboxFolderTransport(outboxDir: string, from: string, log: Logg
       await rename(`${path}.tmp`, path);
       // The embedded outbox is the development default: show the link so it can be clicked.
       log.info({ mail: name, to: mail.to }, mail.link ? `mail written to outbox/${name}; open ${mail.link}` : `mail written to outbox/${name}`);
+      return `written to ${path}`;
     },
+    async verify() {},
     close() {},
   };
 }

@@ -1,5 +1,11 @@
 // A real SMTP receiver (smtp-server) for tests: collects parsed mail; can refuse for a while.
-import type { AddressInfo } from 'node:net';
+// By default plaintext without AUTH on 127.0.0.1; options add STARTTLS or TLS on connect with a
+// certificate, AUTH, another bind address, and refused recipients, as real servers have them.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { isIP, type AddressInfo } from 'node:net';
+import { networkInterfaces, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
@@ -10,6 +16,28 @@ export interface ReceivedMail {
   html: string;
   raw: string;
   parsed: ParsedMail;
+  /** The envelope sender (MAIL FROM). */
+  from: string;
+  /** The name the sender gave in EHLO/HELO. */
+  ehloName: string;
+  /** True when the session was encrypted (STARTTLS or TLS on connect). */
+  secure: boolean;
+  /** The user the sender logged in as, if it did. */
+  user: string | undefined;
+}
+
+export interface SmtpReceiverOptions {
+  /** Address to listen on (default 127.0.0.1); `url` names it unless urlHost is given. */
+  host?: string;
+  /** The host written in `url`, when the sender should reach the receiver by another name or address. */
+  urlHost?: string;
+  /** Certificate and key (PEM): STARTTLS is offered, or with implicitTls, TLS from the first byte. */
+  tls?: { key: string; cert: string };
+  implicitTls?: boolean;
+  /** AUTH required (PLAIN, LOGIN) with these credentials; `refusal` is the text of a 535 for others. */
+  auth?: { user: string; password: string; refusal?: (given: { user: string; password: string }) => string };
+  /** A reply that refuses a recipient (e.g. { code: 550, text: '5.1.1 … User unknown' }), or undefined to accept it. */
+  refuseRecipient?: (address: string) => { code: number; text: string } | undefined;
 }
 
 export interface SmtpReceiver {
@@ -19,6 +47,8 @@ export interface SmtpReceiver {
   /** While true, every connection is refused with a transient 421. */
   refusing: boolean;
   connections: number;
+  /** Refused logins. */
+  failedLogins: number;
   /** Connections the sender dropped mid-session. */
   droppedConnections: number;
   /** Connections held before the greeting, as a stalled server would. */
@@ -31,7 +61,7 @@ export interface SmtpReceiver {
   close(): Promise<void>;
 }
 
-export async function startSmtp(): Promise<SmtpReceiver> {
+export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<SmtpReceiver> {
   const waiters = new Set<() => void>();
   let holding = false;
   const held: (() => void)[] = [];
@@ -41,6 +71,7 @@ export async function startSmtp(): Promise<SmtpReceiver> {
     mails: [],
     refusing: false,
     connections: 0,
+    failedLogins: 0,
     droppedConnections: 0,
     stalled: 0,
     hold() {
@@ -70,10 +101,26 @@ export async function startSmtp(): Promise<SmtpReceiver> {
     mailsTo: (address) => receiver.mails.filter((mail) => mail.to.toLowerCase() === address.toLowerCase()),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+  const disabledCommands = [...(options.tls && !options.implicitTls ? [] : ['STARTTLS']), ...(options.auth ? [] : ['AUTH'])];
   const server = new SMTPServer({
-    authOptional: true,
-    disabledCommands: ['STARTTLS', 'AUTH'],
+    authOptional: !options.auth,
+    disabledCommands,
+    ...(options.tls ? { key: options.tls.key, cert: options.tls.cert, secure: options.implicitTls === true } : {}),
+    authMethods: ['PLAIN', 'LOGIN'],
     logger: false,
+    onAuth(auth, _session, callback) {
+      const wanted = options.auth;
+      if (wanted && auth.username === wanted.user && auth.password === wanted.password) return callback(null, { user: auth.username });
+      receiver.failedLogins++;
+      const given = { user: auth.username ?? '', password: auth.password ?? '' };
+      const text = wanted?.refusal?.(given) ?? '5.7.8 Authentication credentials invalid';
+      callback(Object.assign(new Error(text), { responseCode: 535 }));
+    },
+    onRcptTo(address, _session, callback) {
+      const refusal = options.refuseRecipient?.(address.address);
+      if (refusal) return callback(Object.assign(new Error(refusal.text), { responseCode: refusal.code }));
+      callback();
+    },
     onConnect(_session, callback) {
       receiver.connections++;
       if (receiver.refusing) {
@@ -101,6 +148,10 @@ export async function startSmtp(): Promise<SmtpReceiver> {
             html: typeof parsed.html === 'string' ? parsed.html : '',
             raw,
             parsed,
+            from: session.envelope.mailFrom === false ? '' : session.envelope.mailFrom.address,
+            ehloName: session.hostNameAppearsAs,
+            secure: session.secure,
+            user: typeof session.user === 'string' ? session.user : undefined,
           });
         }
         for (const wake of [...waiters]) wake();
@@ -112,12 +163,46 @@ export async function startSmtp(): Promise<SmtpReceiver> {
   // connection for a mail server, never a reason for the test process to die.
   server.on('error', (error: NodeJS.ErrnoException) => {
     receiver.droppedConnections++;
+    // With TLS, a sender that refuses the certificate hangs up mid-handshake: that is the test.
+    if (options.tls && /TLS|SSL|socket|certificate/i.test(`${error.code} ${error.message}`)) return;
     if (!['ECONNRESET', 'EPIPE', 'ETIMEDOUT'].includes(error.code ?? '')) throw error;
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
   receiver.port = (server.server.address() as AddressInfo).port;
-  receiver.url = `smtp://127.0.0.1:${receiver.port}`;
+  const urlHost = options.urlHost ?? host;
+  receiver.url = `${options.implicitTls ? 'smtps' : 'smtp'}://${isIP(urlHost) === 6 ? `[${urlHost}]` : urlHost}:${receiver.port}`;
   return receiver;
+}
+
+/** A self-signed certificate (made with the openssl CLI) for these DNS names and IP addresses. */
+export function selfSignedCertificate(names: string[]): { key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), 'taskmaster-cert-'));
+  try {
+    const san = names.map((name) => (isIP(name) ? `IP:${name}` : `DNS:${name}`)).join(',');
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=TaskMaster test SMTP', '-addext', `subjectAltName=${san}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      { stdio: 'ignore' },
+    );
+    return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An address of this machine that is not loopback, to listen on: the daemon must treat it like a
+ * remote mail server. Without one, the receiver listens on 127.0.0.1 and is reached as 0.0.0.0
+ * (which Linux delivers locally, but which is not a loopback address by the daemon's rule).
+ */
+export function nonLoopbackAddress(): { listen: string; reachAs: string } {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) {
+      if (!address.internal && address.family === 'IPv4') return { listen: address.address, reachAs: address.address };
+    }
+  }
+  return { listen: '127.0.0.1', reachAs: '0.0.0.0' };
 }
 
 /** The verification token of a mail: the bare token on its own line, which must match the link's. */
