@@ -156,7 +156,7 @@ export class Accounts {
           await trx('email_tokens').where({ user_id: userId, purpose: 'password_reset' }).delete();
           const named = { ...row, username: (changes.username as string | undefined) ?? row.username };
           await this.queueTokenMail(trx, named, 'email_change', newEmail, now);
-          await enqueueMail(trx, 'email_change_notice', row.email, emailChangeNoticeMail({ username: named.username, newEmail }), now);
+          await enqueueMail(trx, 'email_change_notice', row.email, emailChangeNoticeMail({ username: named.username, newEmail, supportEmail: this.deps.supportEmail }), now);
           // The email is how an account is recovered: when it changes, other sessions end.
           await this.sessions.endOtherSessions(trx, userId, currentTokenHash);
         }

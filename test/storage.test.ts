@@ -40,12 +40,17 @@ forEachDatabase((test, db) => {
     t.teardown(() => td.close());
     td.smtp.refusing = true;
     const who = identity('outage');
+    // The daemon's start-up check may have connected already: count from here.
+    const connectionsBefore = td.smtp.connections;
     const started = Date.now();
     const reply = await api(td.url, 'POST', '/v1/users', who);
     t.is(reply.status, 201);
     t.true(Date.now() - started < 2000, 'not slowed by the dead mail server');
     await new Promise((resolve) => setTimeout(resolve, 600));
-    t.true(td.smtp.connections > 0, 'the sender tried');
+    t.true(td.smtp.connections > connectionsBefore, 'the sender tried');
+    const row = await td.daemon.db.knex('mail_outbox').where('to_address', who.email).first('attempts', 'last_error', 'sent_at');
+    t.true(Number(row.attempts) >= 1 && row.sent_at === null, 'the refused attempt is recorded');
+    t.regex(String(row.last_error), /421/, "with the server's answer");
     t.is(td.smtp.mailsTo(who.email).length, 0);
     td.smtp.refusing = false;
     const mail = await td.smtp.waitFor((m) => m.to === who.email);
