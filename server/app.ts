@@ -8,6 +8,7 @@ import { notFound, renderProblem } from './errors.js';
 import type { Services } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
 import { meRoutes } from './routes/me.js';
+import { openApiRoutes } from './routes/openapi.js';
 import { passwordRoutes } from './routes/password.js';
 import { problemRoutes } from './routes/problems.js';
 import { sessionRoutes } from './routes/sessions.js';
@@ -57,6 +58,7 @@ export function createApp(services: Services, log: Logger, trustProxy: TrustProx
   meRoutes(router, services);
   passwordRoutes(router, services);
   problemRoutes(router);
+  openApiRoutes(router);
 
   app.use(requestFrame(log, trustProxy));
   app.use(router.routes());

@@ -11,7 +11,12 @@ export type TokenLook = 'usable' | 'invalid' | 'expired';
  * 'expired', anything else 'usable' (using it decides the rest, "already active" included).
  */
 export async function lookAtEmailToken(db: Database, token: string, now: number): Promise<TokenLook> {
-  const row = await db.knex('email_tokens').where('token_hash', sha256Hex(token)).first('used_at', 'expires_at');
+  // Only the tokens the verify link uses: a reset token pasted there is as unknown as a made-up one.
+  const row = await db
+    .knex('email_tokens')
+    .where('token_hash', sha256Hex(token))
+    .whereIn('purpose', ['verify', 'email_change'])
+    .first('used_at', 'expires_at');
   if (!row) return 'invalid';
   if (Number(row.expires_at) > now) return 'usable';
   return row.used_at === null ? 'expired' : 'invalid';

@@ -22,7 +22,7 @@ export const PROBLEM_TYPES: Readonly<Record<ErrorCode, ProblemType>> = {
   method_not_allowed: { title: 'Method not allowed', status: 405, description: 'The path exists but does not take this HTTP method. The `Allow` header lists the methods it takes.' },
   username_taken: { title: 'Username taken', status: 409, description: 'Another account has this username (compared without regard to case). Choose another one.' },
   email_taken: { title: 'Email taken', status: 409, description: 'Another account uses this email address (compared without regard to case). Log in to that account, or use another address.' },
-  invalid_token: { title: 'Invalid token', status: 400, description: 'The emailed token is unknown, was replaced by a newer one, or was used already. Ask for a new email with `taskmaster verify --resend`.' },
+  invalid_token: { title: 'Invalid token', status: 400, description: 'The emailed token is unknown, was replaced by a newer one, was used already, or has expired. Ask for a new email: `taskmaster verify --resend` for a verification link, `taskmaster password forgot` for a password reset.' },
   expired_token: { title: 'Expired token', status: 400, description: 'The emailed token is older than 24 hours. Ask for a new email with `taskmaster verify --resend`.' },
   invalid_credentials: { title: 'Invalid credentials', status: 401, description: 'The email or the password is not right. The answer is the same for an unknown email, so it does not tell which.' },
   email_not_verified: { title: 'Email not verified', status: 403, description: 'The account exists but its email is not verified yet. Use the token or the link from the verification email (`taskmaster verify`), or ask for a new one.' },

@@ -3,30 +3,35 @@
 import { z } from 'zod';
 import { PASSWORD_MAX, TOKEN_MAX, emailProblem, passwordBasicProblem, usernameProblem } from './shared/rules.js';
 
+/** A string field: "X is required." when it is missing, "X must be a string." when it is another type. */
+function text(name: string) {
+  return z.string({ error: (issue) => (issue.input === undefined ? `${name} is required.` : `${name} must be a string.`) });
+}
+
 /** A zod string field whose message is ours. */
-function field(check: (value: string) => string | undefined, required: string) {
-  return z.string({ error: required }).superRefine((value, ctx) => {
+function field(check: (value: string) => string | undefined, name: string) {
+  return text(name).superRefine((value, ctx) => {
     const problem = check(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
   });
 }
 
-export const emailField = field(emailProblem, 'Email is required.').transform((email) => email.trim());
-export const usernameField = field(usernameProblem, 'Username is required.');
-export const passwordField = z
-  .string({ error: 'Password is required.' })
+export const emailField = field(emailProblem, 'Email').transform((email) => email.trim());
+export const usernameField = field(usernameProblem, 'Username');
+export const passwordField = text('Password')
   .min(1, 'Password is required.')
   .max(PASSWORD_MAX * 4, `Password must be at most ${PASSWORD_MAX} characters.`);
 /** A new password: length here; personal information and strength need the other fields. */
-export const newPasswordField = field((value) => passwordBasicProblem(value), 'Password is required.');
-export const tokenField = z
-  .string({ error: 'Token is required.' })
+export const newPasswordField = field((value) => passwordBasicProblem(value), 'Password');
+export const tokenField = text('Token')
   .trim()
   .min(1, 'Token is required.')
   .max(TOKEN_MAX, 'Token is not valid.');
 
 export const registerBody = z.object({ email: emailField, username: usernameField, password: newPasswordField });
-export const loginBody = z.object({ email: emailField, password: passwordField });
+/** A device token from an earlier login (see SECURITY.md, "Lockout"): optional, never an error when unknown. */
+export const deviceTokenField = z.string({ error: 'Device token must be a string.' }).max(TOKEN_MAX, 'Device token is not valid.');
+export const loginBody = z.object({ email: emailField, password: passwordField, deviceToken: deviceTokenField.optional() });
 export const verifyBody = z.object({ token: tokenField });
 export const resendBody = z.object({ email: emailField });
 export const updateProfileBody = z
@@ -43,6 +48,20 @@ export const updateProfileBody = z
       ctx.addIssue({ code: 'custom', path: ['currentPassword'], message: 'Changing the email needs your current password.' });
     }
   });
+
+export const forgotBody = z.object({ email: emailField });
+export const resetBody = z.object({ token: tokenField, password: newPasswordField });
+export const changePasswordBody = z.object({
+  currentPassword: text('Current password').min(1, 'Current password is required.').max(PASSWORD_MAX * 4, 'Current password is not right.'),
+  newPassword: field((value) => passwordBasicProblem(value), 'New password'),
+});
+
+/** `DELETE /v1/me`: the password again, however fresh the session (re-authentication before deletion). */
+export const deleteAccountBody = z.object({
+  currentPassword: text('Current password')
+    .min(1, 'Current password is required.')
+    .max(PASSWORD_MAX * 4, `Current password must be at most ${PASSWORD_MAX} characters.`),
+});
 
 export type RegisterBody = z.infer<typeof registerBody>;
 export type LoginBody = z.infer<typeof loginBody>;

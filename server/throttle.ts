@@ -22,6 +22,12 @@ export interface ThrottleLimits {
   resendsPerAddressPerHour: number;
   /** Mails a resend may send to one address per hour; more are dropped silently (still 202). */
   resendMailsPerEmailPerHour: number;
+  /** Password reset requests from one address per hour (then 429). */
+  forgotsPerAddressPerHour: number;
+  /** Reset mails to one email per hour; more are dropped silently (still 202). */
+  resetMailsPerEmailPerHour: number;
+  /** Unknown, used or expired reset tokens from one address per 15 minutes. */
+  resetFailuresPerAddressPer15Min: number;
 }
 
 const HOUR = 3600;
@@ -37,6 +43,9 @@ export const DEFAULT_LIMITS: ThrottleLimits = {
   verifyFailuresPerAddressPer15Min: 50,
   resendsPerAddressPerHour: 20,
   resendMailsPerEmailPerHour: 5,
+  forgotsPerAddressPerHour: 20,
+  resetMailsPerEmailPerHour: 5,
+  resetFailuresPerAddressPer15Min: 50,
 };
 
 /** "60 minutes", "15 minutes", "1 minute", "45 seconds": how a person reads a wait. */
@@ -90,6 +99,9 @@ export class Throttle {
   private readonly verifyFailures: RateLimiterAbstract;
   private readonly resends: RateLimiterAbstract;
   private readonly resendMails: RateLimiterAbstract;
+  private readonly forgots: RateLimiterAbstract;
+  private readonly resetMails: RateLimiterAbstract;
+  private readonly resetFailures: RateLimiterAbstract;
 
   constructor(
     db: Database,
@@ -105,6 +117,9 @@ export class Throttle {
     this.verifyFailures = limiter('verify', limits.verifyFailuresPerAddressPer15Min, 15 * 60);
     this.resends = limiter('resend', limits.resendsPerAddressPerHour, HOUR);
     this.resendMails = limiter('resend_mail', limits.resendMailsPerEmailPerHour, HOUR);
+    this.forgots = limiter('forgot', limits.forgotsPerAddressPerHour, HOUR);
+    this.resetMails = limiter('reset_mail', limits.resetMailsPerEmailPerHour, HOUR);
+    this.resetFailures = limiter('reset_token', limits.resetFailuresPerAddressPer15Min, 15 * 60);
   }
 
   /**
@@ -172,5 +187,27 @@ export class Throttle {
       () => true,
       () => false,
     );
+  }
+
+  /** A password reset request; keyed on the address only, never on whether the account exists. */
+  forgot(address: string): Promise<void> {
+    return consumeOrRefuse(this.forgots, address, 'password reset requests from your address');
+  }
+
+  /** True when another reset mail may go to this (normalised) email now; asked for every email, known or not. */
+  resetMailAllowed(emailKey: string): Promise<boolean> {
+    return this.resetMails.consume(emailKey).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async checkResetToken(address: string): Promise<void> {
+    const wait = await waitOf(this.resetFailures, address);
+    if (wait > 0) throw rateLimited(wait, 'reset tokens that did not work');
+  }
+
+  async resetTokenFailed(address: string): Promise<void> {
+    await count(this.resetFailures, address);
   }
 }

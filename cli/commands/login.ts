@@ -33,7 +33,7 @@ function explain(error: unknown, email: string): unknown {
     return new CliError(
       error.exitCode,
       error.code,
-      `Email or password is not right. No account yet? Run \`taskmaster register\`.`,
+      `Email or password is not right. Forgot your password? Run \`taskmaster password forgot\`. No account yet? Run \`taskmaster register\`.`,
     );
   }
   if (error.code === 'email_not_verified') {

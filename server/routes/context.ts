@@ -1,13 +1,17 @@
 // What the route handlers share: the services and small helpers over Koa's context.
 import type { Context } from 'koa';
+import type { AccountDeletion } from '../account-deletion.js';
 import type { Accounts } from '../accounts.js';
+import type { Passwords } from '../passwords.js';
 import type { SessionStore, Authenticated } from '../sessions.js';
 import type { Database } from '../../db/connection.js';
 import type { RequestInfo } from '../events.js';
 
 export interface Services {
   accounts: Accounts;
+  passwords: Passwords;
   sessions: SessionStore;
+  accountDeletion: AccountDeletion;
   db: Database;
   clock: () => number;
 }

@@ -14,10 +14,39 @@ export interface UserResponse {
   user: User;
 }
 
+/** `POST /v1/verify` with JSON; `outcome`: what the token did (nothing, when it was used already). */
+export interface VerifyResponse {
+  user: User;
+  outcome: 'activated' | 'email_changed' | 'already_active';
+}
+
+/** `POST /v1/me/password`: the user, and how many of their other sessions ended. */
+export interface PasswordChangeResponse {
+  user: User;
+  revokedSessions: number;
+}
+
+/**
+ * `GET /v1/password/reset?token=T` with `Accept: application/json`: whose account a usable reset
+ * token is for (the CLI checks the new password against them before it asks twice). Changes nothing.
+ */
+export interface ResetTokenInfo {
+  username: string;
+  email: string;
+}
+
+/** A 202 that says the same whatever was asked (`POST /v1/password/forgot`, `POST /v1/verify/resend`). */
+export interface AcceptedResponse {
+  status: 'accepted';
+  detail: string;
+}
+
 export interface SessionResponse {
   token: string;
   expiresAt: string;
   user: User;
+  /** Kept by the client per server and sent with later logins: a known device is not held by an account lock others caused. */
+  deviceToken: string;
 }
 
 /** RFC 9457 problem details, with our stable `code`. */
@@ -30,23 +59,48 @@ export interface Problem {
   errors?: Record<string, string>;
 }
 
-export type ErrorCode =
-  | 'invalid_input'
-  | 'malformed_json'
-  | 'unsupported_media_type'
-  | 'payload_too_large'
-  | 'not_found'
-  | 'method_not_allowed'
-  | 'username_taken'
-  | 'email_taken'
-  | 'invalid_token'
-  | 'expired_token'
-  | 'invalid_credentials'
-  | 'email_not_verified'
-  | 'rate_limited'
-  | 'unauthenticated'
-  | 'wrong_password'
-  | 'service_unavailable'
-  | 'internal_error';
+/** Every problem `code` the API answers; each has a page at `/problems/<code>`. */
+export const ERROR_CODES = [
+  'invalid_input',
+  'malformed_json',
+  'unsupported_media_type',
+  'payload_too_large',
+  'not_found',
+  'method_not_allowed',
+  'username_taken',
+  'email_taken',
+  'invalid_token',
+  'expired_token',
+  'invalid_credentials',
+  'email_not_verified',
+  'rate_limited',
+  'unauthenticated',
+  'wrong_password',
+  'service_unavailable',
+  'internal_error',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked';
+
+export interface AccountEvent {
+  type: AccountEventType;
+  at: string;
+  address: string | null;
+  userAgent: string | null;
+}
+
+export interface SessionInfo {
+  /** A public id for revoking it, never the token. */
+  id: string;
+  current: boolean;
+  createdAt: string;
+  lastUsedAt: string;
+  expiresAt: string;
+  address: string | null;
+  userAgent: string | null;
+}
 
 export const SESSION_TOKEN_PREFIX = 'tm_';
+export const DEVICE_TOKEN_PREFIX = 'tmd_';
