@@ -1,9 +1,14 @@
 // One benchmark target per process, driven by test/bench/run.ts over IPC:
-//   bare            a bare Koa app answering GET /v1/me with the same JSON as the daemon
-//   daemon          the built daemon (dist/), optionally seeded with N verified users and sessions
-//   bcrypt          raw bcrypt.compare / bcrypt.hash throughput on this process's thread pool
-//   seed DIR N COST a helper: seeds a fresh database for `daemon`, in its own process
-// It reports {ready, url, tokens, …} on start and answers {rss, eventLoop} or bcrypt results.
+//   bare                  a bare Koa app answering GET /v1/me with the same JSON as the daemon
+//   daemon N COST [URL]   the built daemon (dist/) seeded with N verified users and sessions, on
+//                         DATABASE_URL URL (default: a fresh SQLite file of its own)
+//   bcrypt                raw bcrypt.compare / bcrypt.hash throughput on this process's thread pool
+//   sender URL SMTP       one outbox sender (MailSender, as one daemon runs it) on database URL,
+//                         delivering to SMTP; it starts a drain on {go} and stops on {halt}
+//   sink                  a local SMTP receiver that counts messages and Message-IDs only
+//   seed URL N COST       a helper: seeds database URL for `daemon`, in its own process
+// It reports {ready, url, tokens, …} on start and answers {rss, eventLoop, cpuMs, statements, users},
+// bcrypt results, {go}/{halt} to a sender and {sink-count}/{sink-reset} to the sink.
 import { fork } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
@@ -13,9 +18,19 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcrypt';
 import Koa from 'koa';
+import pino from 'pino';
+import { SMTPServer } from 'smtp-server';
 import { hashPassword, newSessionToken, randomToken, sha256Hex } from '../../server/secrets.js';
 
-type Message = { type: 'stats' } | { type: 'reset-eventloop' } | { type: 'bcrypt'; op: 'compare' | 'hash'; cost: number; seconds: number; concurrency: number } | { type: 'stop' };
+type Message =
+  | { type: 'stats' }
+  | { type: 'reset-eventloop' }
+  | { type: 'bcrypt'; op: 'compare' | 'hash'; cost: number; seconds: number; concurrency: number }
+  | { type: 'go' }
+  | { type: 'halt' }
+  | { type: 'sink-count' }
+  | { type: 'sink-reset' }
+  | { type: 'stop' };
 
 const send = (message: unknown) => process.send?.(message);
 const eventLoop = monitorEventLoopDelay({ resolution: 1 });
@@ -47,13 +62,13 @@ async function bare(): Promise<{ url: string }> {
 const PASSWORD = 'correct-horse-battery-staple-42';
 
 /**
- * Seeds verified users, each with one session, straight into the tables of a fresh database, in
- * its own process: the daemon then starts on the seeded file as it would after growing to N users,
- * without the heap a bulk insert leaves behind.
+ * Seeds verified users, each with one session, straight into the tables of a fresh database
+ * (a `sqlite://` or `postgres://` URL), in its own process: the daemon then starts on the seeded
+ * database as it would after growing to N users, without the heap a bulk insert leaves behind.
  */
-async function seedDatabase(dataDir: string, seed: number, cost: number): Promise<{ tokens: string[]; emails: string[] }> {
+async function seedDatabase(databaseUrl: string, seed: number, cost: number): Promise<{ tokens: string[]; emails: string[] }> {
   const { openDatabase, migrateToLatest } = await import('../../db/connection.js');
-  const db = openDatabase(`sqlite://${join(dataDir, 'taskmaster.sqlite3')}`);
+  const db = openDatabase(databaseUrl);
   await migrateToLatest(db);
   const passwordHash = await hashPassword(PASSWORD, cost);
   const now = Date.now();
@@ -83,23 +98,35 @@ async function seedDatabase(dataDir: string, seed: number, cost: number): Promis
   return { tokens, emails };
 }
 
-async function daemon(seed: number, cost: number): Promise<{ url: string; tokens: string[]; emails: string[] }> {
+async function daemon(seed: number, cost: number, databaseUrl?: string): Promise<{ url: string; tokens: string[]; emails: string[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-bench-'));
+  const seedUrl = databaseUrl ?? `sqlite://${join(dataDir, 'taskmaster.sqlite3')}`;
   const seeded = await new Promise<{ tokens: string[]; emails: string[] }>((resolve, reject) => {
-    const seeder = fork(fileURLToPath(import.meta.url), ['seed', dataDir, String(seed), String(cost)], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    const seeder = fork(fileURLToPath(import.meta.url), ['seed', seedUrl, String(seed), String(cost)], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     seeder.once('message', (message) => resolve(message as never));
     seeder.once('exit', (code) => code !== 0 && reject(new Error(`seeding exited ${code}`)));
   });
   const { startDaemon } = (await import(new URL('../../dist/server/main.js', import.meta.url).href)) as typeof import('../../server/main.js');
   const { readConfig } = await import('../../server/config.js');
-  const result = readConfig([], { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: String(cost), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info' });
+  const env = { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: String(cost), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+  const result = readConfig([], env);
   if (result.kind !== 'run') throw new Error('config');
   const unlimited = 1_000_000;
   const started = await startDaemon(result.config, {
     limits: { registrationsPerAddressPerHour: unlimited, loginFailuresPerAddressPerHour: unlimited, loginFailuresPerAccountPerHour: unlimited, loginFailuresPerAccountAndAddress: unlimited },
   });
+  // Every statement the daemon sends its database (transaction BEGIN and COMMIT included).
+  started.db.knex.on('query', () => statements++);
+  countUsers = async () => {
+    const row = await started.db.knex('users').count({ users: '*' }).first();
+    statements--; // this count is the bench's, not the daemon's
+    return Number(row?.users);
+  };
   return { url: started.url, ...seeded };
 }
+
+let statements = 0;
+let countUsers = async (): Promise<number | undefined> => undefined;
 
 async function bcryptThroughput(op: 'compare' | 'hash', cost: number, seconds: number, concurrency: number): Promise<number> {
   const input = 'base64-of-an-hmac-sha256-prehash-44-chars=='; // what the daemon feeds bcrypt
@@ -119,24 +146,165 @@ async function bcryptThroughput(op: 'compare' | 'hash', cost: number, seconds: n
   return done / ((Date.now() - started) / 1000);
 }
 
+/** CPU time this process has used since `since` (from process.cpuUsage()), in ms. */
+function cpuMsSince(since: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(since);
+  return (used.user + used.system) / 1000;
+}
+
+interface SenderControl {
+  go(): void;
+  halt(): Promise<{ cpuMs: number }>;
+}
+
+/**
+ * One outbox sender as a daemon runs it: the daemon's own MailSender and SMTP transport, with the
+ * production lease and poll interval, in a process of its own. Each drain gets a new sender (a
+ * stopped one stays stopped), started on {go}; the database pool stays open between drains.
+ */
+async function sender(databaseUrl: string, smtpUrl: string): Promise<SenderControl> {
+  const { openDatabase } = await import('../../db/connection.js');
+  const { readConfig } = await import('../../server/config.js');
+  const { MailSender } = await import('../../server/mail/sender.js');
+  const { smtpTransport } = await import('../../server/mail/transports.js');
+  const result = readConfig([], { PORT: '0', TASKMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'taskmaster-bench-sender-')), DATABASE_URL: databaseUrl, SMTP_URL: smtpUrl });
+  if (result.kind !== 'run' || !result.config.smtp) throw new Error('config');
+  const { smtp, mailFrom } = result.config;
+  // BENCH_SMTP_POOL=N, an experiment: the drain as if server/mail/transports.ts kept N pooled SMTP
+  // connections (nodemailer's pool: true) instead of opening one per mail.
+  const pooled = Number(process.env.BENCH_SMTP_POOL ?? 0);
+  if (pooled > 0) {
+    const nodemailer = (await import('nodemailer')).default;
+    const create = nodemailer.createTransport.bind(nodemailer) as (options: object) => unknown;
+    (nodemailer as unknown as { createTransport: (options: object) => unknown }).createTransport = (options) => create({ ...options, pool: true, maxConnections: pooled });
+  }
+  const db = openDatabase(databaseUrl);
+  await db.knex.raw('select 1');
+  const log = pino({ level: 'warn', base: undefined }, pino.destination(2));
+  let running: { sender: InstanceType<typeof MailSender>; cpu: NodeJS.CpuUsage } | undefined;
+  return {
+    go() {
+      running = { sender: new MailSender(db, smtpTransport(smtp, mailFrom), log, { clock: Date.now }), cpu: process.cpuUsage() };
+      running.sender.start();
+    },
+    async halt() {
+      if (!running) return { cpuMs: 0 };
+      await running.sender.stop();
+      const cpuMs = cpuMsSince(running.cpu);
+      running = undefined;
+      return { cpuMs };
+    },
+  };
+}
+
+interface SinkCount {
+  received: number;
+  /** Distinct Message-IDs among them; received − unique are duplicates. */
+  unique: number;
+  withoutMessageId: number;
+  connections: number;
+  cpuMs: number;
+}
+
+/**
+ * A local SMTP receiver that keeps only what the drain is judged on: how many messages arrived,
+ * over how many connections, and their Message-IDs (read from the header; bodies are not parsed).
+ */
+async function sink(): Promise<{ url: string; count(): SinkCount; reset(): void }> {
+  let messageIds = new Set<string>();
+  let received = 0;
+  let withoutMessageId = 0;
+  let connections = 0;
+  let cpu = process.cpuUsage();
+  const server = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS', 'AUTH'],
+    // A sink on loopback: no reverse DNS lookup of 127.0.0.1 per connection.
+    disableReverseLookup: true,
+    logger: false,
+    onConnect(_session, callback) {
+      connections++;
+      callback();
+    },
+    onData(stream, _session, callback) {
+      let head = '';
+      let headDone = false;
+      stream.on('data', (chunk: Buffer) => {
+        if (headDone) return;
+        head += chunk.toString('latin1');
+        const end = head.indexOf('\r\n\r\n');
+        if (end >= 0) {
+          head = head.slice(0, end);
+          headDone = true;
+        }
+      });
+      stream.on('end', () => {
+        received++;
+        const messageId = /^message-id:[ \t]*(\S+)/im.exec(head)?.[1];
+        if (messageId) messageIds.add(messageId);
+        else withoutMessageId++;
+        callback();
+      });
+    },
+  });
+  server.on('error', () => undefined); // a sender stopped mid-session is not the sink's problem
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.server.address() as { port: number };
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    count: () => ({ received, unique: messageIds.size, withoutMessageId, connections, cpuMs: cpuMsSince(cpu) }),
+    reset() {
+      messageIds = new Set();
+      received = withoutMessageId = connections = 0;
+      cpu = process.cpuUsage();
+    },
+  };
+}
+
 const [mode = 'bare', ...rest] = process.argv.slice(2);
 if (mode === 'seed') {
-  const [dataDir = '', seedText = '0', costText = '4'] = rest;
-  send(await seedDatabase(dataDir, Number(seedText), Number(costText)));
+  const [databaseUrl = '', seedText = '0', costText = '4'] = rest;
+  send(await seedDatabase(databaseUrl, Number(seedText), Number(costText)));
   process.exit(0);
 }
-const [seedText = '0', costText = '4'] = rest;
-const ready = mode === 'daemon' ? await daemon(Number(seedText), Number(costText)) : mode === 'bare' ? await bare() : {};
+let drainSender: SenderControl | undefined;
+let drainSink: Awaited<ReturnType<typeof sink>> | undefined;
+let ready: object = {};
+if (mode === 'daemon') {
+  const [seedText = '0', costText = '4', databaseUrl] = rest;
+  ready = await daemon(Number(seedText), Number(costText), databaseUrl);
+} else if (mode === 'bare') {
+  ready = await bare();
+} else if (mode === 'sender') {
+  const [databaseUrl = '', smtpUrl = ''] = rest;
+  drainSender = await sender(databaseUrl, smtpUrl);
+} else if (mode === 'sink') {
+  drainSink = await sink();
+  ready = { url: drainSink.url };
+}
 send({ type: 'ready', ...ready, password: PASSWORD });
 
 process.on('message', async (message: Message) => {
   if (message.type === 'stats') {
-    send({ type: 'stats', rss: process.memoryUsage().rss, heapUsed: process.memoryUsage().heapUsed, eventLoopMaxMs: eventLoop.max / 1e6, eventLoopP99Ms: eventLoop.percentile(99) / 1e6 });
+    const users = await countUsers();
+    const { rss, heapUsed } = process.memoryUsage();
+    const cpuMs = cpuMsSince({ user: 0, system: 0 });
+    send({ type: 'stats', rss, heapUsed, eventLoopMaxMs: eventLoop.max / 1e6, eventLoopP99Ms: eventLoop.percentile(99) / 1e6, cpuMs, statements, users });
   } else if (message.type === 'reset-eventloop') {
     eventLoop.reset();
     send({ type: 'reset' });
   } else if (message.type === 'bcrypt') {
     send({ type: 'bcrypt', perSecond: await bcryptThroughput(message.op, message.cost, message.seconds, message.concurrency) });
+  } else if (message.type === 'go') {
+    drainSender?.go();
+    send({ type: 'going' });
+  } else if (message.type === 'halt') {
+    send({ type: 'halted', ...(await drainSender?.halt()) });
+  } else if (message.type === 'sink-count') {
+    send({ type: 'sink-count', ...drainSink?.count() });
+  } else if (message.type === 'sink-reset') {
+    drainSink?.reset();
+    send({ type: 'sink-reset' });
   } else if (message.type === 'stop') {
     process.exit(0);
   }
