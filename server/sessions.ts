@@ -135,7 +135,12 @@ export class SessionStore {
     const now = this.deps.clock();
     if (now - session.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
       session.lastUsedAt = now;
-      await this.deps.db.knex('sessions').where('token_hash', tokenHash).update({ last_used_at: now });
+      // Each daemon caches its own copy: the condition keeps it to one write a minute across all of them.
+      await this.deps.db
+        .knex('sessions')
+        .where('token_hash', tokenHash)
+        .where((stale) => stale.whereNull('last_used_at').orWhere('last_used_at', '<=', now - LAST_USED_GRANULARITY_MS))
+        .update({ last_used_at: now });
     }
     return { user, tokenHash, sessionId: session.publicId };
   }

@@ -1,8 +1,14 @@
 import type { Context } from '../context.js';
-import { CliError, EXIT, UnreachableError } from '../errors.js';
+import { CliError, EXIT, NotLoggedInError, UnreachableError } from '../errors.js';
 import { note, show, success } from '../ui.js';
 
-export async function run(ctx: Context): Promise<void> {
+export interface LogoutOptions {
+  /** End every session of the account, this one included. */
+  all?: boolean;
+}
+
+export async function run(ctx: Context, options: LogoutOptions = {}): Promise<void> {
+  if (options.all) return logoutEverywhere(ctx);
   const config = await ctx.config();
   const server = await ctx.server();
   let revoked = false;
@@ -25,5 +31,32 @@ export async function run(ctx: Context): Promise<void> {
   show(ctx.io, { loggedOut: true, server, revoked, forgotten }, () => []);
   if (revoked || forgotten) success(ctx.io, `Logged out of ${server}.`);
   else note(ctx.io, `You were not logged in to ${server}.`);
+  note(ctx.io, 'Log in again with: taskmaster login');
+}
+
+/**
+ * `logout --all`. Unlike a plain logout, an unreachable server is a failure that keeps the local
+ * session: the other sessions still work, and this one is what can end them once the server answers.
+ */
+async function logoutEverywhere(ctx: Context): Promise<void> {
+  const config = await ctx.config();
+  const server = await ctx.server();
+  let revoked: number;
+  try {
+    ({ revoked } = await (await ctx.api({ session: true })).revokeSessions('all'));
+  } catch (error) {
+    if (error instanceof UnreachableError) {
+      throw new CliError(EXIT.unreachable, error.code, `${error.message} Nothing was ended: you stay logged in here, so run \`taskmaster logout --all\` again once it answers.`);
+    }
+    if (error instanceof CliError && error.exitCode === EXIT.notLoggedIn && !(error instanceof NotLoggedInError)) {
+      // The saved session had ended already, so it cannot end the others.
+      await config.forget(server);
+      throw new CliError(EXIT.notLoggedIn, error.code, `The session here had already ended, so it could not end the others. Log in again and run \`taskmaster logout --all\`.`);
+    }
+    throw error;
+  }
+  const forgotten = await config.forget(server);
+  show(ctx.io, { loggedOut: true, server, revoked, forgotten }, () => []);
+  success(ctx.io, `Logged out everywhere: ended ${revoked} session${revoked === 1 ? '' : 's'} on ${server}, this one included.`);
   note(ctx.io, 'Log in again with: taskmaster login');
 }

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import { jsonBody } from './body.js';
 import { listEvents } from '../events.js';
-import { requestBody, requireSession, type Services } from './context.js';
+import { requestBody, requestInfo, requireSession, type Services } from './context.js';
 
 export function meRoutes(router: Router, services: Services): void {
   router.get('/v1/me', async (ctx) => {
@@ -12,6 +12,13 @@ export function meRoutes(router: Router, services: Services): void {
   router.get('/v1/me/events', async (ctx) => {
     const { user } = await requireSession(ctx, services);
     ctx.body = { events: await listEvents(services.db.knex, user.id, services.clock()) };
+  });
+
+  // The password is asked again however fresh the session: a session alone cannot delete an account.
+  router.delete('/v1/me', jsonBody, async (ctx) => {
+    const auth = await requireSession(ctx, services);
+    await services.accountDeletion.deleteAccount(auth, requestBody(ctx), requestInfo(ctx));
+    ctx.status = 204;
   });
 
   router.patch('/v1/me', jsonBody, async (ctx) => {

@@ -19,7 +19,7 @@ export function sessionRoutes(router: Router, services: Services): void {
     const auth = await requireSession(ctx, services);
     const scope = ctx.query.scope;
     if (scope !== 'others' && scope !== 'all') {
-      const got = typeof scope === 'string' ? `"${scope.slice(0, 40)}"` : 'nothing';
+      const got = typeof scope === 'string' ? `"${scope.slice(0, 40)}"` : scope === undefined ? 'nothing' : 'it more than once';
       throw invalidInput({ scope: `scope must be "others" or "all" (got ${got}).` });
     }
     ctx.body = { revoked: await services.sessions.revokeScope(auth, scope, requestInfo(ctx)) };

@@ -1,0 +1,47 @@
+// `taskmaster activity`: the account's security events of the last 90 days, newest first.
+import type { Command } from 'commander';
+import type { AccountEvent, AccountEventType } from '../../server/shared/api.js';
+import type { Context } from '../context.js';
+import type { IO } from '../io.js';
+import { note, show, table, utcMinute } from '../ui.js';
+
+const LABELS: Record<AccountEventType, string> = {
+  login: 'logged in',
+  login_failed: 'failed login',
+  logout: 'logged out',
+  password_changed: 'password changed',
+  password_reset: 'password reset',
+  email_changed: 'email changed',
+  session_revoked: 'session ended',
+};
+
+export async function run(ctx: Context): Promise<void> {
+  const { events } = await (await ctx.api({ session: true })).events();
+  show(ctx.io, { events }, () => (events.length === 0 ? [] : eventTable(ctx.io, events)));
+  if (events.length === 0) note(ctx.io, 'No activity in the last 90 days.');
+  else if (events.some((event) => event.type === 'login_failed' || event.type === 'password_reset')) {
+    note(ctx.io, "Something you don't recognise? Change your password with `taskmaster password change`; it ends every other session.");
+  }
+}
+
+function eventTable(io: IO, events: AccountEvent[]): string[] {
+  return table(
+    io,
+    ['WHEN', 'EVENT', 'ADDRESS', 'USER AGENT'],
+    events.map((event) => [
+      utcMinute(event.at),
+      // A failed login is the one to look at twice.
+      event.type === 'login_failed' ? io.out.yellow(LABELS[event.type]) : (LABELS[event.type] ?? event.type),
+      event.address ?? '—',
+      event.userAgent ?? '—',
+    ]),
+  );
+}
+
+export function define(program: Command, makeContext: (command: Command) => Context): void {
+  program
+    .command('activity')
+    .description('what happened to your account in the last 90 days: logins, failed logins, logouts, password and email changes, ended sessions')
+    .addHelpText('after', '\nExamples:\n  $ taskmaster activity\n  $ taskmaster activity --json\n')
+    .action(async (_options, command: Command) => run(makeContext(command)));
+}
