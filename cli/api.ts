@@ -7,10 +7,14 @@
 // - undici parses HTTP with a WebAssembly module, and V8's optimising tier for it is pure start-up
 //   cost in a process that makes one or two requests: Liftoff, V8's baseline compiler, does it.
 import v8 from 'node:v8';
-import type { Problem, SessionResponse, User, UserResponse } from '../server/shared/api.js';
+import type { Problem, SessionResponse, User, UserResponse, VerifyResponse } from '../server/shared/api.js';
 import { ApiError, UnreachableError } from './errors.js';
 
 v8.setFlagsFromString('--liftoff-only');
+
+declare const __TASKMASTER_VERSION__: string | undefined;
+/** `taskmaster/0.1.0 (linux; x64)`: what `taskmaster sessions` shows for a session this CLI opened. */
+const USER_AGENT = `taskmaster/${typeof __TASKMASTER_VERSION__ === 'string' ? __TASKMASTER_VERSION__ : '0.0.0-dev'} (${process.platform}; ${process.arch})`;
 const [{ default: Client }, { default: undiciRequest }] = await Promise.all([
   import('undici/lib/dispatcher/client.js'),
   import('undici/lib/api/api-request.js'),
@@ -26,7 +30,7 @@ export class Api {
     return this.call('POST', '/v1/users', body);
   }
 
-  verify(token: string): Promise<UserResponse> {
+  verify(token: string): Promise<VerifyResponse> {
     return this.call('POST', '/v1/verify', { token });
   }
 
@@ -34,7 +38,7 @@ export class Api {
     return this.call('POST', '/v1/verify/resend', { email });
   }
 
-  login(body: { email: string; password: string }): Promise<SessionResponse> {
+  login(body: { email: string; password: string; deviceToken?: string }): Promise<SessionResponse> {
     return this.call('POST', '/v1/sessions', body);
   }
 
@@ -50,8 +54,53 @@ export class Api {
     return this.call('DELETE', '/v1/sessions/current');
   }
 
+  /** Asks for a password reset email; 202 whatever the email. */
+  forgotPassword(email: string): Promise<import('../server/shared/api.js').AcceptedResponse> {
+    return this.call('POST', '/v1/password/forgot', { email });
+  }
+
+  /** Whose account a reset token is for, while it would work (400 invalid_token otherwise); changes nothing. */
+  resetTokenInfo(token: string): Promise<import('../server/shared/api.js').ResetTokenInfo> {
+    return this.call('GET', `/v1/password/reset?token=${encodeURIComponent(token)}`);
+  }
+
+  /** Sets a new password with the emailed token; every session of the account ends. */
+  resetPassword(token: string, password: string): Promise<UserResponse> {
+    return this.call('POST', '/v1/password/reset', { token, password });
+  }
+
+  /** Changes the password of this session's account; the other sessions end. */
+  changePassword(body: { currentPassword: string; newPassword: string }): Promise<import('../server/shared/api.js').PasswordChangeResponse> {
+    return this.call('POST', '/v1/me/password', body);
+  }
+
+  /** The account's sessions; the caller's has `current: true`. */
+  sessions(): Promise<{ sessions: import('../server/shared/api.js').SessionInfo[] }> {
+    return this.call('GET', '/v1/sessions');
+  }
+
+  /** Ends one of the account's sessions by its public id (404 not_found when it is not one of them). */
+  revokeSession(id: string): Promise<void> {
+    return this.call('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+  }
+
+  /** Ends the account's other sessions, or all of them with this one. */
+  revokeSessions(scope: 'others' | 'all'): Promise<{ revoked: number }> {
+    return this.call('DELETE', `/v1/sessions?scope=${scope}`);
+  }
+
+  /** Deletes the account for good; the password is asked again. */
+  deleteAccount(currentPassword: string): Promise<void> {
+    return this.call('DELETE', '/v1/me', { currentPassword });
+  }
+
+  /** The account's security events of the last 90 days, newest first. */
+  events(): Promise<{ events: import('../server/shared/api.js').AccountEvent[] }> {
+    return this.call('GET', '/v1/me/events');
+  }
+
   private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': 'taskmaster-cli' };
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': USER_AGENT };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response;

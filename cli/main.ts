@@ -3,6 +3,14 @@ import { Command, CommanderError } from 'commander';
 import { createContext, type Context } from './context.js';
 import { CliError, EXIT } from './errors.js';
 import { createIO, type IO } from './io.js';
+// These commands keep their definition next to their run (gh style); their modules are light.
+import * as completionCommand from './commands/completion.js';
+import * as statusCommand from './commands/status.js';
+import * as tokenCommand from './commands/token.js';
+import * as sessionsCommand from './commands/sessions.js';
+import * as activityCommand from './commands/activity.js';
+import * as accountCommand from './commands/account.js';
+import * as passwordCommand from './commands/password.js';
 
 declare const __TASKMASTER_VERSION__: string | undefined;
 const VERSION = typeof __TASKMASTER_VERSION__ === 'string' ? __TASKMASTER_VERSION__ : '0.0.0-dev';
@@ -58,6 +66,16 @@ ${examples('taskmaster register', 'taskmaster verify', 'taskmaster login', 'prin
       login: async () => (await import('./commands/login.js')).run(ctx, {}),
       register: async () => (await import('./commands/register.js')).run(ctx, {}),
       verify: async () => (await import('./commands/verify.js')).run(ctx, undefined, {}),
+      forgotPassword: async () => passwordCommand.forgot(ctx, {}),
+      resetPassword: async () => passwordCommand.reset(ctx, undefined, {}),
+      changePassword: async () => passwordCommand.change(ctx, {}),
+      profileUpdate: async () => (await import('./commands/profile.js')).update(ctx, {}),
+      status: async () => statusCommand.run(ctx),
+      logout: async () => (await import('./commands/logout.js')).run(ctx),
+      sessions: async () => sessionsCommand.run(ctx),
+      activity: async () => activityCommand.run(ctx),
+      logoutAll: async () => (await import('./commands/logout.js')).run(ctx, { all: true }),
+      deleteAccount: async () => accountCommand.deleteAccount(ctx, {}),
     };
   };
   program.action(async (_options, command: Command) => {
@@ -113,9 +131,19 @@ ${examples('taskmaster register', 'taskmaster verify', 'taskmaster login', 'prin
 
   program
     .command('logout')
-    .description('end the session on the server and forget it here (locally even when the server is down)')
-    .addHelpText('after', examples('taskmaster logout', 'taskmaster logout --server https://tasks.example.com'))
-    .action(async (_options, command: Command) => (await import('./commands/logout.js')).run(makeContext(command)));
+    .description('end the session on the server and forget it here (locally even when the server is down); --all: every session of your account')
+    .option('--all', 'end every session of your account, this one included (the server must be reachable)')
+    .addHelpText('after', examples('taskmaster logout', 'taskmaster logout --all', 'taskmaster logout --server https://tasks.example.com'))
+    .action(async (options, command: Command) => (await import('./commands/logout.js')).run(makeContext(command), options));
+
+  sessionsCommand.define(program, makeContext);
+  activityCommand.define(program, makeContext);
+  accountCommand.define(program, makeContext);
+  passwordCommand.define(program, makeContext);
+
+  statusCommand.define(program, makeContext);
+  tokenCommand.define(program, makeContext);
+  completionCommand.define(program, makeContext);
 
   return program;
 }

@@ -26,7 +26,8 @@ export function createPrompt(): Prompt {
       return value;
     },
     async select(message, choices) {
-      const { value } = await inquirer.prompt<{ value: string }>([{ type: 'select', name: 'value', message, choices }]);
+      // Every choice on screen (inquirer pages past 7, which would hide a menu's last entries and Quit).
+      const { value } = await inquirer.prompt<{ value: string }>([{ type: 'select', name: 'value', message, choices, pageSize: Math.max(7, choices.length) }]);
       return value as (typeof choices)[number]['value'];
     },
   };

@@ -15,24 +15,90 @@ function emailLine(io: IO, user: User): string {
   return `${user.email}  ${user.emailVerified ? io.out.green('(verified)') : io.out.yellow('(not verified)')}`;
 }
 
-export function dashboard(io: IO, user: User, server: string): string[] {
+/** The account at a glance; `hints: false` leaves out "What next" (the home menu offers it instead). */
+export function dashboard(io: IO, user: User, server: string, options: { hints?: boolean } = {}): string[] {
   const entries: [string, string][] = [
     ['Username', io.out.bold(user.username)],
     ['Email', emailLine(io, user)],
   ];
   if (user.pendingEmail) entries.push(['Pending email', `${user.pendingEmail}  ${io.out.yellow('(confirm it from the email we sent)')}`]);
   entries.push(['Member since', memberSince(user)], ['Server', server]);
+  const welcome = [`Welcome, ${io.out.bold(user.username)}!`, '', ...rows(io, entries), ''];
+  if (options.hints === false) return welcome;
   return [
-    `Welcome, ${io.out.bold(user.username)}!`,
-    '',
-    ...rows(io, entries),
-    '',
+    ...welcome,
     'What next:',
-    `  ${io.out.cyan('taskmaster profile')}          see your profile`,
-    `  ${io.out.cyan('taskmaster profile update')}   change your username or email`,
-    `  ${io.out.cyan('taskmaster whoami')}           print your username`,
-    `  ${io.out.cyan('taskmaster logout')}           log out`,
+    ...commandHints(io, [
+      ['taskmaster profile', 'see your profile'],
+      ['taskmaster profile update', 'change your username or email'],
+      ['taskmaster password change', 'change your password'],
+      ['taskmaster sessions', 'see where you are logged in; end a session'],
+      ['taskmaster activity', 'recent logins and changes to your account'],
+      ['taskmaster status', 'this login: server, token, expiry, still valid?'],
+      ['taskmaster whoami', 'print your username'],
+      ['taskmaster logout', 'log out here (--all: everywhere)'],
+      ['taskmaster account delete', 'delete your account'],
+    ]),
   ];
+}
+
+/** Commands to run next, one a line, descriptions aligned. */
+export function commandHints(io: IO, hints: [command: string, does: string][]): string[] {
+  const width = Math.max(...hints.map(([command]) => command.length));
+  return hints.map(([command, does]) => `  ${io.out.cyan(command.padEnd(width))}   ${does}`);
+}
+
+/** What `taskmaster status` found; `token` is already masked. */
+export interface LoginStatus {
+  server: string;
+  state: 'valid' | 'ended' | 'not_logged_in' | 'unreachable';
+  /** null when the server could not be asked. */
+  valid: boolean | null;
+  username: string | null;
+  user: User | null;
+  tokenSource: string | null;
+  token: string | null;
+  expiresAt: string | null;
+}
+
+/** Enough of a token to tell two apart (`tm_abcd…`), never enough to use it. */
+export function maskToken(token: string): string {
+  const shown = Math.min(token.startsWith('tm_') ? 7 : 4, Math.floor(token.length / 4));
+  return `${token.slice(0, shown)}…`;
+}
+
+export function loginStatus(io: IO, status: LoginStatus, now = new Date()): string[] {
+  const { out } = io;
+  const entries: [string, string][] = [['Server', status.server]];
+  if (status.user) entries.push(['Account', `${out.bold(status.user.username)}  (${status.user.email})`]);
+  else if (status.username) entries.push(['Account', `${status.username}  ${out.dim('(as saved at login)')}`]);
+  if (status.token) entries.push(['Token', status.token]);
+  if (status.tokenSource) entries.push(['Token from', status.tokenSource]);
+  if (status.expiresAt) entries.push(['Expires', when(status.expiresAt, now)]);
+  const session = {
+    valid: out.green('✓ valid'),
+    ended: `${out.red('✗ ended')} (logged out, revoked or expired): run \`taskmaster login\``,
+    not_logged_in: `${out.red('✗ not logged in')}: run \`taskmaster login\`, or set TASKMASTER_TOKEN`,
+    unreachable: `${out.yellow('? unknown')}: the server cannot be reached`,
+  }[status.state];
+  entries.push(['Session', session]);
+  return rows(io, entries);
+}
+
+/** `2026-12-24 10:00 UTC (in 30 days)` */
+function when(iso: string, now: Date): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const utc = at.toISOString();
+  return `${utc.slice(0, 10)} ${utc.slice(11, 16)} UTC (${fromNow(at, now)})`;
+}
+
+function fromNow(at: Date, now: Date): string {
+  const minutes = Math.round((at.getTime() - now.getTime()) / 60_000);
+  const [amount, unit]: [number, string] =
+    Math.abs(minutes) >= 2 * 24 * 60 ? [Math.round(minutes / (24 * 60)), 'day'] : Math.abs(minutes) >= 120 ? [Math.round(minutes / 60), 'hour'] : [minutes, 'minute'];
+  const phrase = `${Math.abs(amount)} ${unit}${Math.abs(amount) === 1 ? '' : 's'}`;
+  return amount >= 0 ? `in ${phrase}` : `${phrase} ago`;
 }
 
 export function profile(io: IO, user: User): string[] {
@@ -58,4 +124,27 @@ export function note(io: IO, message: string): void {
 
 export function success(io: IO, message: string): void {
   note(io, `${io.err.green('✓')} ${message}`);
+}
+
+/**
+ * Columns padded to their widest cell, under a dim header; the last column is not padded.
+ * Cells may carry colour: widths are measured without the escape codes.
+ */
+export function table(io: IO, headers: string[], body: string[][]): string[] {
+  const visible = (cell: string) => cell.replace(/\u001b\[[0-9;]*m/g, '').length;
+  const widths = headers.map((header, column) => Math.max(header.length, ...body.map((row) => visible(row[column] ?? ''))));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell + ' '.repeat(widths[column]! - visible(cell))))
+      .join('  ')
+      .trimEnd();
+  return [io.out.dim(line(headers)), ...body.map(line)];
+}
+
+/** `2026-12-24 10:00 UTC`: a moment as a table shows it. */
+export function utcMinute(iso: string): string {
+  const at = new Date(iso);
+  if (Number.isNaN(at.getTime())) return iso;
+  const utc = at.toISOString();
+  return `${utc.slice(0, 10)} ${utc.slice(11, 16)} UTC`;
 }

@@ -1,51 +1,103 @@
 import type { Context } from '../context.js';
 import { CliError, EXIT, NotLoggedInError } from '../errors.js';
-import { dashboard, show } from '../ui.js';
+import { commandHints, dashboard, show } from '../ui.js';
 
-type Choice = 'login' | 'register' | 'verify' | 'quit';
-
+/**
+ * What the menu can run. main() builds it, loading each command module only when chosen; an
+ * optional flow that is not given (its command is not built in) is simply not offered.
+ */
 export interface Flows {
   login(): Promise<void>;
   register(): Promise<void>;
   verify(): Promise<void>;
+  forgotPassword?(): Promise<void>;
+  resetPassword?(): Promise<void>;
+  profileUpdate?(): Promise<void>;
+  changePassword?(): Promise<void>;
+  sessions?(): Promise<void>;
+  activity?(): Promise<void>;
+  status?(): Promise<void>;
+  logout?(): Promise<void>;
+  logoutAll?(): Promise<void>;
+  deleteAccount?(): Promise<void>;
 }
 
-/** Bare `taskmaster`: the dashboard when logged in, else the way in (a menu at a terminal). */
+interface Hint {
+  command: string;
+  does: string;
+  /** The flow it runs from the menu, and the menu entry; none for a hint that is only printed. */
+  flow?: keyof Flows;
+  label?: string;
+}
+
+const LOGGED_OUT: Hint[] = [
+  { command: 'taskmaster login', does: 'log in', flow: 'login', label: 'Log in' },
+  { command: 'taskmaster register', does: 'create an account', flow: 'register', label: 'Create an account' },
+  { command: 'taskmaster verify', does: 'activate it with the token from the email', flow: 'verify', label: 'Verify my email' },
+  { command: 'taskmaster verify --resend --email E', does: 'get a new verification email' },
+  { command: 'taskmaster password forgot', does: 'get an email to reset your password', flow: 'forgotPassword', label: 'I forgot my password' },
+  { command: 'taskmaster password reset', does: 'set a new password with the token from that email', flow: 'resetPassword', label: 'Reset my password with the token from the email' },
+];
+
+/** The logged-in menu; the dashboard above it shows the account. */
+const LOGGED_IN: { flow: keyof Flows; label: string }[] = [
+  { flow: 'profileUpdate', label: 'Change my username or email' },
+  { flow: 'changePassword', label: 'Change my password' },
+  { flow: 'sessions', label: 'See where I am logged in' },
+  { flow: 'activity', label: 'See recent activity on my account' },
+  { flow: 'status', label: 'Check this login (server, token, expiry)' },
+  { flow: 'logout', label: 'Log out' },
+  { flow: 'logoutAll', label: 'Log out everywhere' },
+  { flow: 'deleteAccount', label: 'Delete my account' },
+];
+
+/** Bare `taskmaster`: the dashboard when logged in, else the way in; at a terminal, a menu of what to do next. */
 export async function run(ctx: Context, flows: Flows): Promise<void> {
   let expired = false;
+  let session;
   try {
     const api = await ctx.api({ session: true });
-    const { user } = await api.me();
-    show(ctx.io, { loggedIn: true, server: api.server, user }, () => dashboard(ctx.io, user, api.server));
-    return;
+    session = { server: api.server, user: (await api.me()).user };
   } catch (error) {
     if (!(error instanceof CliError && error.exitCode === EXIT.notLoggedIn)) throw error;
     // no saved session at all, or one the server no longer accepts
     expired = !(error instanceof NotLoggedInError);
   }
-  const server = await ctx.server();
-  if (!ctx.io.interactive) {
-    show(ctx.io, { loggedIn: false, server }, () => loggedOutText(ctx, server, expired));
+  if (session) {
+    const { server, user } = session;
+    if (!ctx.io.interactive) {
+      show(ctx.io, { loggedIn: true, server, user }, () => dashboard(ctx.io, user, server));
+      return;
+    }
+    // At a terminal, the menu offers what the dashboard's hints would list.
+    for (const line of dashboard(ctx.io, user, server, { hints: false })) ctx.io.print(line);
+    await menu(ctx, flows, LOGGED_IN);
     return;
   }
-  for (const line of loggedOutText(ctx, server, expired).slice(0, 2)) ctx.io.say(line);
-  const choice = await (await ctx.prompt()).select<Choice>('What would you like to do?', [
-    { name: 'Log in', value: 'login' },
-    { name: 'Create an account', value: 'register' },
-    { name: 'Verify my email', value: 'verify' },
-    { name: 'Quit', value: 'quit' },
-  ]);
-  if (choice !== 'quit') await flows[choice]();
+  const server = await ctx.server();
+  if (!ctx.io.interactive) {
+    show(ctx.io, { loggedIn: false, server }, () => loggedOutText(ctx, server, expired, flows));
+    return;
+  }
+  for (const line of loggedOutText(ctx, server, expired, flows).slice(0, 2)) ctx.io.say(line);
+  await menu(ctx, flows, LOGGED_OUT);
 }
 
-function loggedOutText(ctx: Context, server: string, expired: boolean): string[] {
+/** Offers the entries whose flow main() gave (its command is built in), then Quit; runs the chosen one. */
+async function menu(ctx: Context, flows: Flows, entries: { flow?: keyof Flows; label?: string }[]): Promise<void> {
+  const choices = entries.flatMap(({ flow, label }) => (flow && label && flows[flow] ? [{ name: label, value: flow as string }] : []));
+  const choice = await (await ctx.prompt()).select('What would you like to do?', [...choices, { name: 'Quit', value: 'quit' }]);
+  if (choice !== 'quit') await flows[choice as keyof Flows]?.();
+}
+
+function loggedOutText(ctx: Context, server: string, expired: boolean, flows: Flows): string[] {
   const { out } = ctx.io;
   return [
     `${out.bold('TaskMaster')} — ${expired ? 'your session has ended' : 'you are not logged in'} (${server}).`,
     '',
-    `  ${out.cyan('taskmaster login')}                         log in`,
-    `  ${out.cyan('taskmaster register')}                      create an account`,
-    `  ${out.cyan('taskmaster verify')}                        activate it with the token from the email`,
-    `  ${out.cyan('taskmaster verify --resend --email E')}     get a new verification email`,
+    ...commandHints(
+      ctx.io,
+      LOGGED_OUT.filter((hint) => !hint.flow || flows[hint.flow]).map((hint) => [hint.command, hint.does]),
+    ),
   ];
 }
