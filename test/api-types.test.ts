@@ -1,0 +1,86 @@
+// The CLI's API types (server/shared/api.ts, and the bodies cli/api.ts sends) are the types of the
+// zod schemas the OpenAPI document is built from: checked at compile time, so a drift on either
+// side fails `tsc --noEmit`. The one runtime test checks the lists a type cannot see.
+import test from 'ava';
+import type { z } from 'zod';
+import type { Api } from '../cli/api.js';
+import {
+  acceptedSchema,
+  accountEventSchema,
+  accountEventTypeSchema,
+  errorCodeSchema,
+  eventListSchema,
+  passwordChangeResponseSchema,
+  problemSchema,
+  resetTokenInfoSchema,
+  revokedSchema,
+  sessionInfoSchema,
+  sessionListSchema,
+  sessionResponseSchema,
+  userResponseSchema,
+  userSchema,
+  verifyResponseSchema,
+} from '../server/api-schemas.js';
+import type { changePasswordBody, loginBody, registerBody, updateProfileBody } from '../server/schemas.js';
+import {
+  ERROR_CODES,
+  type AcceptedResponse,
+  type AccountEvent,
+  type AccountEventType,
+  type ErrorCode,
+  type PasswordChangeResponse,
+  type Problem,
+  type ResetTokenInfo,
+  type SessionInfo,
+  type SessionResponse,
+  type User,
+  type UserResponse,
+  type VerifyResponse,
+} from '../server/shared/api.js';
+
+/** True only when A and B are the same type (not merely assignable either way). */
+type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Compiles only for `true`: `assertType<Equal<A, B>>()`. */
+const assertType = <T extends true>(): T | undefined => undefined;
+/** A type with its properties listed, so `{a} & {b}` and `{a, b}` compare equal. */
+type Flat<T> = T extends object ? { [K in keyof T]: Flat<T[K]> } : T;
+type Same<A, B> = Equal<Flat<A>, Flat<B>>;
+type Output<S extends z.ZodType> = z.output<S>;
+type Returned<K extends keyof Api> = Api[K] extends (...args: never[]) => Promise<infer R> ? R : never;
+type Sent<K extends keyof Api> = Api[K] extends (body: infer B) => unknown ? B : never;
+
+// Responses: shared/api.ts against the response schemas.
+assertType<Same<User, Output<typeof userSchema>>>();
+assertType<Same<UserResponse, Output<typeof userResponseSchema>>>();
+assertType<Same<VerifyResponse, Output<typeof verifyResponseSchema>>>();
+assertType<Same<PasswordChangeResponse, Output<typeof passwordChangeResponseSchema>>>();
+assertType<Same<ResetTokenInfo, Output<typeof resetTokenInfoSchema>>>();
+assertType<Same<AcceptedResponse, Output<typeof acceptedSchema>>>();
+assertType<Same<SessionResponse, Output<typeof sessionResponseSchema>>>();
+assertType<Same<Problem, Output<typeof problemSchema>>>();
+assertType<Same<ErrorCode, Output<typeof errorCodeSchema>>>();
+assertType<Same<SessionInfo, Output<typeof sessionInfoSchema>>>();
+assertType<Same<AccountEvent, Output<typeof accountEventSchema>>>();
+assertType<Same<AccountEventType, Output<typeof accountEventTypeSchema>>>();
+
+// What the CLI's client says it gets back where shared/api.ts has no name for it.
+assertType<Same<Returned<'sessions'>, Output<typeof sessionListSchema>>>();
+assertType<Same<Returned<'events'>, Output<typeof eventListSchema>>>();
+assertType<Same<Returned<'revokeSessions'>, Output<typeof revokedSchema>>>();
+
+// Requests: the bodies the CLI sends against the schemas the daemon validates them with.
+assertType<Same<Sent<'register'>, z.input<typeof registerBody>>>();
+assertType<Same<Sent<'login'>, z.input<typeof loginBody>>>();
+assertType<Same<Sent<'updateMe'>, z.input<typeof updateProfileBody>>>();
+assertType<Same<Sent<'changePassword'>, z.input<typeof changePasswordBody>>>();
+
+test('the problem codes of the API types are the ones the schemas document, in order', (t) => {
+  t.deepEqual(errorCodeSchema.options, [...ERROR_CODES]);
+});
+
+test('a login answer as the CLI reads it passes the schema, and one with an extra field does not', (t) => {
+  const user: User = { id: '0b7e6a8e-3f4e-4c1a-9d1e-2f3a4b5c6d7e', username: 'ada', email: 'ada@example.com', emailVerified: true, pendingEmail: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
+  const login: SessionResponse = { token: `tm_${'A'.repeat(43)}`, expiresAt: '2026-01-31T00:00:00.000Z', user, deviceToken: `tmd_${'B'.repeat(43)}` };
+  t.true(sessionResponseSchema.safeParse(login).success);
+  t.false(sessionResponseSchema.safeParse({ ...login, user: { ...user, passwordHash: 'x' } }).success);
+});
