@@ -60,7 +60,8 @@ class PostgresChannel implements InvalidationChannel {
 
   private async connect(): Promise<void> {
     if (this.closed) return;
-    const client = new pg.Client({ connectionString: this.url });
+    // TCP keepalive: a half-open connection (a dead peer, a dropped NAT entry) is noticed and replaced.
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     this.client = client;
     client.on('notification', (message) => {
       if (message.channel === CHANNEL && message.payload !== undefined) this.handlers.message(message.payload);

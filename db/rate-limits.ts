@@ -1,5 +1,6 @@
 // The rate limiter's store: rate-limiter-flexible's own database stores, in the `rate_limits`
 // table the migrations create, so counts and blocks are shared by every daemon and survive a restart.
+import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import { RateLimiterMemory, RateLimiterPostgres, RateLimiterSQLite, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Database } from './connection.js';
@@ -21,7 +22,26 @@ const sweeperStarted = new WeakSet<Database>();
  * write lock for good (seen as every write waiting out busy_timeout). One upsert statement is
  * atomic by itself and queues behind knex's transactions like any other query.
  */
+/**
+ * Keys are stored as a SHA-256 of what the throttle passes (an email and an address, say): the
+ * column holds 255 characters and an email alone may have 254 (on PostgreSQL a longer key fails, and
+ * the library then silently falls back to its in-memory twin), and the table then names nobody.
+ */
+function hashedKey(key: string | number): string {
+  return createHash('sha256').update(String(key)).digest('hex');
+}
+
+class PostgresStore extends RateLimiterPostgres {
+  override getKey(key: string | number): string {
+    return super.getKey(hashedKey(key));
+  }
+}
+
 class SQLiteStore extends RateLimiterSQLite {
+  override getKey(key: string | number): string {
+    return super.getKey(hashedKey(key));
+  }
+
   async _upsertTransaction(rlKey: string, points: number, msDuration: number, forceExpire: boolean): Promise<{ points: number; expire: number | null }> {
     const now = Date.now();
     const newExpire = msDuration > 0 ? now + msDuration : null;
@@ -48,5 +68,5 @@ export function databaseLimiter(db: Database, options: LimiterOptions): RateLimi
   const clearExpiredByTimeout = !sweeperStarted.has(db);
   sweeperStarted.add(db);
   const common = { ...options, storeClient: db.knex, storeType: 'knex', tableName: TABLE, tableCreated: true, clearExpiredByTimeout, insuranceLimiter };
-  return db.dialect === 'postgres' ? new RateLimiterPostgres(common) : new SQLiteStore(common);
+  return db.dialect === 'postgres' ? new PostgresStore(common) : new SQLiteStore(common);
 }

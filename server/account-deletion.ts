@@ -5,13 +5,13 @@
 // so every other daemon drops theirs at commit), email tokens, device tokens, events, the mail
 // still addressed to it, and the user row (FK cascades take any table added later) — and the
 // goodbye mail is queued: it is the one row that outlives the account.
+import { currentPasswordMatches } from './reauthenticate.js';
 import type { Knex } from 'knex';
 import { HttpError, invalidInput } from './errors.js';
 import { recordEvent, type RequestInfo } from './events.js';
 import { enqueueMail } from './mail/outbox.js';
 import { accountDeletedMail } from './mail/templates.js';
 import { deleteAccountBody, parseBody } from './schemas.js';
-import { verifyPassword } from './secrets.js';
 import { findUser, type ServiceDeps, type UserRow } from './services.js';
 import type { Authenticated, SessionStore } from './sessions.js';
 import { normalizeEmail } from './shared/rules.js';
@@ -35,10 +35,7 @@ export class AccountDeletion {
     const row = await findUser(db, { id: auth.user.id });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.', undefined, { 'WWW-Authenticate': 'Bearer' });
 
-    const attempt = { emailKey: normalizeEmail(row.email), address: request.address, knownDevice: false };
-    await throttle.checkLogin(attempt);
-    if (!(await verifyPassword(parsed.value.currentPassword, row.password_hash))) {
-      await throttle.loginFailed(attempt);
+    if (!(await currentPasswordMatches(throttle, row, parsed.value.currentPassword, request.address))) {
       await recordEvent(db.knex, row.id, 'login_failed', request, clock());
       throw new HttpError(403, 'wrong_password', 'The current password is not right; the account was not deleted.', {
         currentPassword: 'The current password is not right.',

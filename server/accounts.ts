@@ -1,11 +1,12 @@
 // Account rules: registration, email verification, resend, profile changes. No Koa here.
+import { currentPasswordMatches } from './reauthenticate.js';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { isUniqueViolation } from '../db/connection.js';
 import { HttpError, invalidInput } from './errors.js';
 import { enqueueMail } from './mail/outbox.js';
 import { emailChangeMail, emailChangeNoticeMail, verificationMail } from './mail/templates.js';
-import { hashPassword, newEmailToken, sha256Hex, verifyPassword } from './secrets.js';
+import { hashPassword, newEmailToken, sha256Hex } from './secrets.js';
 import { recordEvent, type RequestInfo } from './events.js';
 import { EMAIL_TOKEN_TTL_MS, findUser, toUser, type ServiceDeps, type UserRow } from './services.js';
 import type { SessionStore } from './sessions.js';
@@ -133,10 +134,7 @@ export class Accounts {
 
     if (newEmail !== undefined) {
       // Guessing the password through a stolen session is throttled like a login.
-      const attempt = { emailKey: normalizeEmail(row.email), address, knownDevice: false };
-      await this.deps.throttle.checkLogin(attempt);
-      if (!(await verifyPassword(currentPassword ?? '', row.password_hash))) {
-        await this.deps.throttle.loginFailed(attempt);
+      if (!(await currentPasswordMatches(this.deps.throttle, row, currentPassword ?? '', address))) {
         throw new HttpError(403, 'wrong_password', 'The current password is not right.', { currentPassword: 'The current password is not right.' });
       }
       const taken = await knex('users').where('email_normalized', normalizeEmail(newEmail)).whereNot('id', userId).first('id');
@@ -208,10 +206,14 @@ export class Accounts {
     if (user.pending_email === null || normalizeEmail(user.pending_email) !== tokenEmail) throw invalid;
     try {
       await knex.transaction(async (trx) => {
-        await trx('email_tokens').where({ id: tokenRow.id }).whereNull('used_at').update({ used_at: now });
-        await trx('users')
-          .where('id', user.id)
+        // Both conditional: a second confirm of the same token, or a newer change requested
+        // meanwhile (which replaced this token and the pending address), changes nothing.
+        const claimed = await trx('email_tokens').where({ id: tokenRow.id }).whereNull('used_at').update({ used_at: now });
+        if (claimed === 0) throw invalid;
+        const changed = await trx('users')
+          .where({ id: user.id, pending_email: user.pending_email })
           .update({ email: user.pending_email, email_normalized: tokenEmail, pending_email: null, email_verified_at: now, updated_at: now });
+        if (changed === 0) throw invalid;
         await trx('email_tokens').where({ user_id: user.id, purpose: 'password_reset' }).delete();
         await recordEvent(trx, user.id, 'email_changed', request, now);
       });

@@ -8,10 +8,11 @@ import { recordEvent, type RequestInfo } from './events.js';
 import { enqueueMail } from './mail/outbox.js';
 import { passwordChangedMail, passwordResetMail } from './mail/templates.js';
 import { changePasswordBody, forgotBody, parseBody, resetBody } from './schemas.js';
-import { hashPassword, newEmailToken, sha256Hex, verifyPassword } from './secrets.js';
+import { hashPassword, newEmailToken, sha256Hex } from './secrets.js';
 import { findUser, toUser, type ServiceDeps, type UserRow } from './services.js';
 import type { Authenticated, SessionStore } from './sessions.js';
 import type { PasswordChangeResponse, User } from './shared/api.js';
+import { currentPasswordMatches } from './reauthenticate.js';
 import { passwordProblem } from './shared/password-strength.js';
 import { TOKEN_MAX, normalizeEmail } from './shared/rules.js';
 
@@ -126,12 +127,7 @@ export class Passwords {
     const row = await findUser(db, { id: auth.user.id });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
 
-    const attempt = { emailKey: normalizeEmail(row.email), address: request.address, knownDevice: false };
-    await throttle.checkLogin(attempt);
-    if (!(await verifyPassword(currentPassword, row.password_hash))) {
-      await throttle.loginFailed(attempt);
-      throw wrongPassword();
-    }
+    if (!(await currentPasswordMatches(throttle, row, currentPassword, request.address))) throw wrongPassword();
     if (newPassword === currentPassword) throw invalidInput({ newPassword: 'The new password is the same as the current one. Choose another.' });
     const weak = passwordProblem(newPassword, { username: row.username, email: row.email });
     if (weak) throw invalidInput({ newPassword: weak.replace(/^Password/, 'New password') });

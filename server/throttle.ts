@@ -86,8 +86,13 @@ async function waitOf(limiter: RateLimiterAbstract, key: string): Promise<number
 export interface LoginAttempt {
   emailKey: string;
   address: string;
-  /** The client showed a valid device token for this account (see SECURITY.md, "Lockout"). */
+  /**
+   * The client showed a valid device token for this account, or is re-entering its password in a
+   * live session (see SECURITY.md, "Lockout").
+   */
   knownDevice: boolean;
+  /** Set by checkLogin: the counts this attempt reached, settled by loginFailed or loginSucceeded. */
+  counted?: { pair: number; account: number | undefined } | undefined;
 }
 
 export class Throttle {
@@ -123,45 +128,72 @@ export class Throttle {
   }
 
   /**
-   * Refuses a login attempt before any password work while one of its keys is blocked. A known
-   * device is not held by the account-wide block, which strangers elsewhere can trigger; its own
+   * Counts a login attempt before any password work, and refuses it (429) when one of its keys is
+   * over its limit or blocked. Counting first, not after a failure, is what holds a burst: of 300
+   * parallel guesses only the first 10 reach bcrypt. A known device is not held by (nor counted
+   * against, until it fails) the account-wide limit that strangers elsewhere can spend; its own
    * account-and-address limit and its address's limit still apply.
    */
-  async checkLogin({ emailKey, address, knownDevice }: LoginAttempt): Promise<void> {
-    const waits = await Promise.all([
-      waitOf(this.pair, `${emailKey}|${address}`),
-      knownDevice ? 0 : waitOf(this.account, emailKey),
-      waitOf(this.address, address),
+  async checkLogin(attempt: LoginAttempt): Promise<void> {
+    const { limits } = this;
+    const pairKey = `${attempt.emailKey}|${attempt.address}`;
+    const [pair, account, fromAddress] = await Promise.all([
+      count(this.pair, pairKey),
+      attempt.knownDevice ? undefined : count(this.account, attempt.emailKey),
+      count(this.address, attempt.address),
     ]);
+    attempt.counted = { pair: pair.consumedPoints, account: account?.consumedPoints };
+    // Over a limit but not (yet) blocked, as in a burst: the wait is at most the block to come.
+    const waits = [
+      pair.consumedPoints > limits.loginFailuresPerAccountAndAddress ? Math.min(pair.msBeforeNext, limits.longestLoginBlockSeconds * 1000) : 0,
+      account && account.consumedPoints > limits.loginFailuresPerAccountPerHour ? Math.min(account.msBeforeNext, limits.accountBlockSeconds * 1000) : 0,
+      fromAddress.consumedPoints > limits.loginFailuresPerAddressPerHour ? fromAddress.msBeforeNext : 0,
+    ];
     const wait = Math.max(...waits);
-    if (wait > 0) throw rateLimited(wait, 'failed logins');
+    if (wait > 0) {
+      // A refused attempt never reaches a password check, so it gives its points back: an owner
+      // waiting out a lock strangers caused does not spend their own limits meanwhile.
+      attempt.counted = undefined;
+      await Promise.all([
+        this.pair.reward(pairKey, 1),
+        account ? this.account.reward(attempt.emailKey, 1) : undefined,
+        this.address.reward(attempt.address, 1),
+      ]);
+      throw rateLimited(wait, 'failed logins');
+    }
   }
 
   /**
-   * Counts a failed login. The failure that spends a pair's points blocks that pair for 1 minute,
-   * doubling with each block up to 15; the one that spends the account's hourly points blocks the
+   * After a wrong password. The failure that spent a pair's points blocks that pair for 1 minute,
+   * doubling with each block up to 15; the one that spent the account's hourly points blocks the
    * account for 15 minutes. After a block the counts start again from zero.
    */
-  async loginFailed({ emailKey, address }: LoginAttempt): Promise<void> {
-    const pairKey = `${emailKey}|${address}`;
+  async loginFailed(attempt: LoginAttempt): Promise<void> {
     const { limits } = this;
+    const { emailKey, address, counted } = attempt;
+    if (!counted) return;
+    const pairKey = `${emailKey}|${address}`;
+    const accountCount = counted.account ?? (await count(this.account, emailKey)).consumedPoints;
     await Promise.all([
-      count(this.address, address),
-      count(this.account, emailKey).then(async (result) => {
-        if (result.consumedPoints === limits.loginFailuresPerAccountPerHour) await this.account.block(emailKey, limits.accountBlockSeconds);
-      }),
-      count(this.pair, pairKey).then(async (result) => {
-        if (result.consumedPoints !== limits.loginFailuresPerAccountAndAddress) return;
+      accountCount === limits.loginFailuresPerAccountPerHour ? this.account.block(emailKey, limits.accountBlockSeconds) : undefined,
+      (async () => {
+        if (counted.pair !== limits.loginFailuresPerAccountAndAddress) return;
         const blocks = await count(this.pairBlocks, pairKey);
         const seconds = Math.min(limits.longestLoginBlockSeconds, limits.firstLoginBlockSeconds * 2 ** (blocks.consumedPoints - 1));
         await this.pair.block(pairKey, seconds);
-      }),
+      })(),
     ]);
   }
 
-  /** A successful login clears the consecutive count for that account and address. */
-  async loginSucceeded({ emailKey, address }: LoginAttempt): Promise<void> {
-    await this.pair.delete(`${emailKey}|${address}`);
+  /** After the right password: the attempt gives its points back, and the pair's count starts again. */
+  async loginSucceeded(attempt: LoginAttempt): Promise<void> {
+    const { emailKey, address, counted } = attempt;
+    if (!counted) return;
+    await Promise.all([
+      this.pair.delete(`${emailKey}|${address}`),
+      counted.account !== undefined ? this.account.reward(emailKey, 1) : undefined,
+      this.address.reward(address, 1),
+    ]);
   }
 
   registration(address: string): Promise<void> {

@@ -6,7 +6,7 @@
 // that clock; the tests are serial because they share it.
 import test from 'ava';
 import { forEachDatabase } from './helpers/databases.js';
-import { STRONG_PASSWORD, activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { STRONG_PASSWORD, activeAccount, identity, lastingSetup, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { api } from './helpers/http.js';
 import { cliUser } from './helpers/cli.js';
 
@@ -111,6 +111,57 @@ forEachDatabase((test, db) => {
     for (let i = 0; i < 10; i++) statuses.push((await login(td, account.email, WRONG, '192.0.2.62', deviceToken)).status);
     t.deepEqual(statuses, Array(10).fill(401));
     t.is((await login(td, account.email, account.password, '192.0.2.62', deviceToken)).status, 429);
+  });
+
+  test.serial('a burst of 30 parallel guesses from one address gets 10 password checks, not 30', async (t) => {
+    const td = await start();
+    t.teardown(() => td.close());
+    const account = await activeAccount(td, identity('burst'));
+    const replies = await Promise.all(Array.from({ length: 30 }, () => login(td, account.email, WRONG, '198.51.100.77')));
+    const statuses = replies.map((reply) => reply.status).sort();
+    t.deepEqual(statuses, [...Array(10).fill(401), ...Array(20).fill(429)]);
+    t.true(replies.filter((reply) => reply.status === 429).every((reply) => retryAfter(reply) >= 1 && retryAfter(reply) <= 900));
+    const blocked = await login(td, account.email, account.password, '198.51.100.77');
+    t.is(blocked.status, 429);
+    t.true(retryAfter(blocked) <= 60, `then the first block: Retry-After ${retryAfter(blocked)}`);
+  });
+
+  test.serial('while strangers hold the account locked, the owner in a live session can still change the password', async (t) => {
+    const td = await start();
+    t.teardown(() => td.close());
+    const account = await activeAccount(td, identity('locked-owner'));
+    for (let i = 0; i < 10; i++) await failTimes(td, account.email, `203.0.113.${i + 60}`, 10);
+    t.is((await login(td, account.email, account.password, '192.0.2.70')).status, 429, 'the account is locked');
+    const newPassword = 'a-completely-new-passphrase-for-this-owner';
+    const change = await api(td.url, 'POST', '/v1/me/password', { currentPassword: account.password, newPassword }, { token: account.token, ...from('192.0.2.70') });
+    t.is(change.status, 200, change.text);
+    // ...and a guesser holding a stolen session still has only the usual ten tries from its address.
+    const guesses = [];
+    for (let i = 0; i < 11; i++) {
+      guesses.push((await api(td.url, 'POST', '/v1/me/password', { currentPassword: WRONG, newPassword: `${newPassword}-2` }, { token: account.token, ...from('198.51.100.99') })).status);
+    }
+    t.deepEqual(guesses, [...Array(10).fill(403), 429]);
+  });
+
+  test.serial('a 240-character email is throttled in the database like any other: the block survives a restart, and the table names nobody', async (t) => {
+    const env = { ...(await db.env()), TRUST_PROXY: '1' };
+    const { dataDir, smtp } = await lastingSetup(t, 'longmail');
+    const first = await startTestDaemon({ env, dataDir, smtp });
+    t.teardown(() => first.close());
+    // Long enough that "login_pair:<email>|<address>" is over the column's 255 characters.
+    const local = `l${'o'.repeat(50)}ng`;
+    const who = { ...identity('long'), email: `${local}@${'d'.repeat(60)}.${'e'.repeat(60)}.${'x'.repeat(61)}.io` };
+    t.is(who.email.length, 240);
+    const account = await activeAccount(first, who);
+    await failTimes(first, account.email, '198.51.100.88', 10);
+    const keys = (await first.daemon.db.knex('rate_limits').select('key')).map((row: { key: string }) => row.key);
+    t.true(keys.length > 0);
+    t.true(keys.every((key: string) => !key.includes('@') && !key.includes('198.51.100.88')), 'keys are hashes');
+    await first.close();
+    const second = await startTestDaemon({ env, dataDir, smtp });
+    t.teardown(() => second.close());
+    const reply = await login(second, account.email, account.password, '198.51.100.88');
+    t.is(reply.status, 429, 'the block was in the database, not in the daemon that stopped');
   });
 
   test.serial('taskmaster login keeps the device token per server and gets in while the account is locked by others', async (t) => {

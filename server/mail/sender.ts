@@ -10,6 +10,7 @@
 // outside it, then marks each row sent. A daemon that dies mid-delivery leaves its lease to run
 // out, and another daemon sends those rows then: nothing is lost, and only a mail in flight at the
 // moment of death can go out twice (its Message-ID, made from the row, lets a receiver see that).
+import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { skipLocked, type Database } from '../../db/connection.js';
 import { MailDeliveryError, type MailTransport } from './transports.js';
@@ -47,6 +48,8 @@ export class MailSender {
   private readonly giveUpAfterMs: number;
   private readonly leaseMs: number;
   private readonly pollMs: number;
+  /** This sender's name on the rows it leases. */
+  private readonly leaseId = randomUUID();
 
   constructor(
     private readonly db: Database,
@@ -107,7 +110,11 @@ export class MailSender {
       const claimed = await this.claim();
       if (this.stopped) {
         // Hand the rows back at once rather than leave them to a lease that has to run out.
-        await this.db.knex('mail_outbox').whereIn('id', claimed.map((row) => Number(row.id))).update({ locked_until: null });
+        await this.db
+          .knex('mail_outbox')
+          .whereIn('id', claimed.map((row) => Number(row.id)))
+          .where('locked_by', this.leaseId)
+          .update({ locked_until: null, locked_by: null });
         return this.pollMs;
       }
       await this.whileLeased(claimed, () => Promise.all(claimed.map((row) => this.deliver(row))));
@@ -129,9 +136,9 @@ export class MailSender {
       void this.db
         .knex('mail_outbox')
         .whereIn('id', ids)
+        .where('locked_by', this.leaseId)
         .whereNull('sent_at')
         .whereNull('failed_at')
-        .whereNotNull('locked_until')
         .update({ locked_until: this.options.clock() + this.leaseMs })
         .catch(() => undefined); // a missed renewal only shortens the lease
     }, Math.max(100, Math.floor(this.leaseMs / 3)));
@@ -163,7 +170,7 @@ export class MailSender {
             'id',
             due.map((row: { id: number }) => row.id),
           )
-          .update({ locked_until: now + this.leaseMs });
+          .update({ locked_until: now + this.leaseMs, locked_by: this.leaseId });
       }
       return due;
     });
@@ -186,6 +193,7 @@ export class MailSender {
       await this.db.knex('mail_outbox').where({ id }).update({
         sent_at: this.options.clock(),
         locked_until: null,
+        locked_by: null,
         attempts: Number(row.attempts) + 1,
         text_body: null,
         html_body: null,
@@ -209,10 +217,11 @@ export class MailSender {
     if (now >= giveUpAt) {
       const hours = Math.round((now - Number(row.created_at)) / 3_600_000);
       this.log.error(fields, `mail ${id} failed for good after ${attempts} attempts in ${hours} h: ${failure.reason}`);
-      await this.db.knex('mail_outbox').where({ id }).update({
+      await this.db.knex('mail_outbox').where({ id, locked_by: this.leaseId }).update({
         attempts,
         failed_at: now,
         locked_until: null,
+        locked_by: null,
         last_error: lastError,
         text_body: null,
         html_body: null,
@@ -229,6 +238,7 @@ export class MailSender {
     } else {
       this.log.warn({ ...fields, retryInMs: delay }, `mail ${id} not delivered: ${failure.reason}; ${next}`);
     }
-    await this.db.knex('mail_outbox').where({ id }).update({ attempts, next_attempt_at: now + delay, locked_until: null, last_error: lastError });
+    // Only while the lease is still ours: a sender that took the row over is delivering it now.
+    await this.db.knex('mail_outbox').where({ id, locked_by: this.leaseId }).update({ attempts, next_attempt_at: now + delay, locked_until: null, locked_by: null, last_error: lastError });
   }
 }
