@@ -1,12 +1,11 @@
 // `taskmaster status`, `taskmaster token`, `taskmaster completion` and the home menu, through the
 // real bin/taskmaster against the real daemon (and a real bash for the completion script).
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
 import { api } from './helpers/http.js';
-import { TASKMASTER_BIN, baseEnv, cliUser, type CliUser } from './helpers/cli.js';
+import { TASKMASTER_BIN, baseEnv, cliUser, runProcess, type CliResult, type CliUser } from './helpers/cli.js';
 import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { DOWN, ENTER, openTerminal, type Terminal } from './helpers/pty.js';
 
@@ -115,18 +114,10 @@ test('status with the server unreachable exits 3, with --json too', async (t) =>
 });
 
 /** Runs a bash command line with the CLI reachable as `taskmaster` on PATH. */
-async function bash(script: string, env: Record<string, string | undefined>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+async function bash(script: string, env: Record<string, string | undefined>): Promise<CliResult> {
   const bin = await mkdtemp(join(tmpdir(), 'taskmaster-bin-'));
   await writeFile(join(bin, 'taskmaster'), `#!/bin/sh\nexec "${process.execPath}" "${TASKMASTER_BIN}" "$@"\n`, { mode: 0o755 });
-  return new Promise((resolve, reject) => {
-    const child = spawn('bash', ['--norc', '--noprofile', '-c', script], { env: baseEnv({ ...env, PATH: `${bin}:${process.env.PATH ?? ''}` }), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess('bash', ['--norc', '--noprofile', '-c', script], { env: baseEnv({ ...env, PATH: `${bin}:${process.env.PATH ?? ''}` }) });
 }
 
 test('token prints the saved token raw, for export TASKMASTER_TOKEN=$(taskmaster token)', async (t) => {

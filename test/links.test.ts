@@ -2,7 +2,7 @@
 // it: GET and HEAD only show a page with a Confirm button; pressing it (a form POST) activates.
 import test, { type ExecutionContext } from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { artifactPath, launchBrowser } from './helpers/browser.js';
+import { artifactPath, launchBrowser, openWatched } from './helpers/browser.js';
 import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { api, type Reply } from './helpers/http.js';
 import { tokenOf } from './helpers/smtp.js';
@@ -39,19 +39,8 @@ function assertPageHeaders(t: ExecutionContext, reply: Reply) {
 }
 
 /** Opens a link in Chromium, noting any request that leaves the daemon and any console complaint (a CSP refusal shows there). */
-async function open(link: string): Promise<{ page: Page; foreign: string[]; complaints: string[] }> {
-  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 900, height: 640 } });
-  const page = await context.newPage();
-  const foreign: string[] = [];
-  const complaints: string[] = [];
-  page.on('request', (request) => {
-    if (!request.url().startsWith(td.url)) foreign.push(request.url());
-  });
-  page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') complaints.push(message.text());
-  });
-  await page.goto(link);
-  return { page, foreign, complaints };
+function open(link: string): Promise<{ page: Page; foreign: string[]; complaints: string[] }> {
+  return openWatched(browser, link, { origin: td.url, viewport: { width: 900, height: 640 } });
 }
 
 test.serial('a verification link opened in Chromium shows a Confirm button; GET and HEAD activate nothing, the click does', async (t) => {

@@ -4,7 +4,7 @@
 // token on lines of their own.
 import test, { type ExecutionContext } from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { artifactPath, launchBrowser } from './helpers/browser.js';
+import { artifactPath, launchBrowser, renderMail } from './helpers/browser.js';
 import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { api } from './helpers/http.js';
 import { tokenOf, type ReceivedMail } from './helpers/smtp.js';
@@ -24,17 +24,8 @@ test.after.always(async () => {
 });
 
 /** Shows a mail's HTML the way a webmail would: no JavaScript, every request refused and noted. */
-async function render(mail: ReceivedMail, screenshot: string): Promise<{ page: Page; requests: string[] }> {
-  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 720, height: 900 } });
-  const page = await context.newPage();
-  const requests: string[] = [];
-  await page.route('**/*', (route) => {
-    requests.push(route.request().url());
-    return route.abort();
-  });
-  await page.setContent(mail.html);
-  await page.screenshot({ path: await artifactPath(screenshot), fullPage: true });
-  return { page, requests };
+function render(mail: ReceivedMail, screenshot: string): Promise<{ page: Page; requests: string[] }> {
+  return renderMail(browser, mail.html, screenshot);
 }
 
 /** What every mail's HTML must be: self-contained, inline-styled, and free of scripts and remote images. */

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { simpleParser } from 'mailparser';
 import { DAEMON_HELP } from '../server/config.js';
-import { baseEnv, type CliResult } from './helpers/cli.js';
+import { baseEnv, runProcess, type CliResult, type RunProcessOptions } from './helpers/cli.js';
 import { STRONG_PASSWORD } from './helpers/daemon.js';
 import { tokenOf } from './helpers/smtp.js';
 
@@ -29,33 +29,9 @@ let tarball: string;
 let packedFiles: PackedFile[];
 let prefix: string;
 
-interface RunOptions {
-  cwd?: string;
-  env?: Record<string, string>;
-  input?: string;
-  /** Killed after this long, keeping what it printed (ava's own timeout would lose it). */
-  timeoutMs?: number;
-}
-
-/** A command's whole output, so a failed pack or install shows npm's own words. */
-function run(command: string, args: string[], options: RunOptions = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? baseEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const killer = setTimeout(() => {
-      stderr += `\n[test] still running after ${(options.timeoutMs ?? 60_000) / 1000} s: killed\n`;
-      child.kill('SIGKILL');
-    }, options.timeoutMs ?? 60_000);
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(killer);
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(options.input ?? '');
-  });
+/** A command's whole output, so a failed pack or install shows npm's own words; killed after a minute unless told otherwise. */
+function run(command: string, args: string[], options: RunProcessOptions = {}): Promise<CliResult> {
+  return runProcess(command, args, { ...options, timeoutMs: options.timeoutMs ?? 60_000 });
 }
 
 function failed(what: string, result: CliResult): Error {

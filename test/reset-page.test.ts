@@ -3,7 +3,7 @@
 // test/artifacts/reset-*.png.
 import test, { type ExecutionContext } from 'ava';
 import type { Browser, Page } from 'playwright-core';
-import { artifactPath, launchBrowser } from './helpers/browser.js';
+import { artifactPath, launchBrowser, openWatched, renderMail } from './helpers/browser.js';
 import { STRONG_PASSWORD, activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { api } from './helpers/http.js';
 import { CHANGED_SUBJECT, RESET_SUBJECT, mailCount, nextMail, resetTokenOf } from './helpers/reset-mail.js';
@@ -42,18 +42,8 @@ interface Opened {
 }
 
 async function open(link: string, viewport = { width: 900, height: 720 }): Promise<Opened> {
-  const context = await browser.newContext({ javaScriptEnabled: false, viewport });
-  const page = await context.newPage();
-  const foreign: string[] = [];
-  const complaints: string[] = [];
-  page.on('request', (request) => {
-    if (!request.url().startsWith(td.url)) foreign.push(request.url());
-  });
-  page.on('console', (message) => {
-    // A 400 page is meant: Chromium notes its status, which is no complaint about the page.
-    if ((message.type() === 'error' || message.type() === 'warning') && !/status of 400/.test(message.text())) complaints.push(message.text());
-  });
-  const response = await page.goto(link);
+  // A 400 page is meant: Chromium notes its status, which is no complaint about the page.
+  const { page, foreign, complaints, response } = await openWatched(browser, link, { origin: td.url, viewport, ignore: /status of 400/ });
   (page as Page & { status?: number }).status = response?.status();
   return { page, foreign, complaints };
 }
@@ -178,15 +168,7 @@ test.serial('the reset mail and the "password changed" notice, as a webmail show
     [mail, 'reset-mail.png'],
     [notice, 'reset-notice-mail.png'],
   ] as const) {
-    const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 720, height: 900 } });
-    const page = await context.newPage();
-    const requests: string[] = [];
-    await page.route('**/*', (route) => {
-      requests.push(route.request().url());
-      return route.abort();
-    });
-    await page.setContent(shown.html);
-    await page.screenshot({ path: await artifactPath(screenshot), fullPage: true });
+    const { page, requests } = await renderMail(browser, shown.html, screenshot);
     t.deepEqual(requests, [], 'the mail loads nothing');
     t.notRegex(shown.html, /<script|<img|<style|\bsrc=/i);
     if (shown === mail) {
@@ -199,6 +181,6 @@ test.serial('the reset mail and the "password changed" notice, as a webmail show
     } else {
       t.regex(await page.locator('body').innerText(), /reset from the emailed link[\s\S]*taskmaster password forgot/);
     }
-    await context.close();
+    await page.context().close();
   }
 });

@@ -2,6 +2,7 @@
 // through the real daemon on SQLite and PostgreSQL; then revocation across two daemon processes.
 import { createHash } from 'node:crypto';
 import test from 'ava';
+import type { SessionInfo } from '../server/shared/api.js';
 import { startDaemonProcesses, type DaemonProcess } from './helpers/cluster.js';
 import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { forEachDatabase } from './helpers/databases.js';
@@ -12,17 +13,7 @@ import { startSmtp, tokenOf, type SmtpReceiver } from './helpers/smtp.js';
 const MINUTE = 60_000;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
-interface ListedSession {
-  id: string;
-  current: boolean;
-  createdAt: string;
-  lastUsedAt: string;
-  expiresAt: string;
-  address: string | null;
-  userAgent: string | null;
-}
-
-const list = async (url: string, token: string): Promise<ListedSession[]> => {
+const list = async (url: string, token: string): Promise<SessionInfo[]> => {
   const reply = await api(url, 'GET', '/v1/sessions', undefined, { token });
   if (reply.status !== 200) throw new Error(`GET /v1/sessions answered ${reply.status}: ${reply.text}`);
   return reply.json.sessions;
@@ -60,7 +51,7 @@ forEachDatabase((test, db) => {
 
     const reply = await api(td.url, 'GET', '/v1/sessions', undefined, { token: laptop });
     t.is(reply.status, 200);
-    const sessions: ListedSession[] = reply.json.sessions;
+    const sessions: SessionInfo[] = reply.json.sessions;
     t.is(sessions.length, 3, 'the helper login, the laptop, the phone');
     for (const session of sessions) {
       t.deepEqual(Object.keys(session).sort(), ['address', 'createdAt', 'current', 'expiresAt', 'id', 'lastUsedAt', 'userAgent']);

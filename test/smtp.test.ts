@@ -12,7 +12,7 @@ import pino from 'pino';
 import { ConfigError, readConfig, type Config } from '../server/config.js';
 import { emailChangeNoticeMail } from '../server/mail/templates.js';
 import { api } from './helpers/http.js';
-import { TASKMASTERD_BIN, baseEnv } from './helpers/cli.js';
+import { TASKMASTERD_BIN, baseEnv, runProcess, type CliResult } from './helpers/cli.js';
 import { identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { nonLoopbackAddress, selfSignedCertificate, startSmtp, type SmtpReceiver, type SmtpReceiverOptions } from './helpers/smtp.js';
 
@@ -77,16 +77,8 @@ function config(env: Record<string, string>): Config {
   return result.config;
 }
 
-function runDaemon(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TASKMASTERD_BIN, ...args], { env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function runDaemon(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runProcess(process.execPath, [TASKMASTERD_BIN, ...args], { env: baseEnv(env) });
 }
 
 test('smtps:// means TLS on connect (port 465); smtp:// means STARTTLS (port 587), required for any host that is not loopback', (t) => {

@@ -3,7 +3,7 @@
 // depend on it.
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page, type Response } from 'playwright-core';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -22,4 +22,43 @@ export function launchBrowser(): Promise<Browser> {
 export async function artifactPath(name: string): Promise<string> {
   await mkdir(ARTIFACTS_DIR, { recursive: true });
   return `${ARTIFACTS_DIR}${name}`;
+}
+
+/** Shows a mail's HTML the way a webmail would: no JavaScript, every request refused and noted; a screenshot to test/artifacts/`screenshot`. */
+export async function renderMail(browser: Browser, html: string, screenshot: string): Promise<{ page: Page; requests: string[] }> {
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: { width: 720, height: 900 } });
+  const page = await context.newPage();
+  const requests: string[] = [];
+  await page.route('**/*', (route) => {
+    requests.push(route.request().url());
+    return route.abort();
+  });
+  await page.setContent(html);
+  await page.screenshot({ path: await artifactPath(screenshot), fullPage: true });
+  return { page, requests };
+}
+
+export interface WatchedPage {
+  page: Page;
+  /** Requests that went anywhere but `origin`. */
+  foreign: string[];
+  /** Console errors and warnings (a CSP refusal shows there). */
+  complaints: string[];
+  response: Response | null;
+}
+
+/** Opens `link` with JavaScript off, noting any request that leaves `origin` and any console error or warning not matching `ignore`. */
+export async function openWatched(browser: Browser, link: string, options: { origin: string; viewport: { width: number; height: number }; ignore?: RegExp }): Promise<WatchedPage> {
+  const context = await browser.newContext({ javaScriptEnabled: false, viewport: options.viewport });
+  const page = await context.newPage();
+  const foreign: string[] = [];
+  const complaints: string[] = [];
+  page.on('request', (request) => {
+    if (!request.url().startsWith(options.origin)) foreign.push(request.url());
+  });
+  page.on('console', (message) => {
+    if ((message.type() === 'error' || message.type() === 'warning') && !options.ignore?.test(message.text())) complaints.push(message.text());
+  });
+  const response = await page.goto(link);
+  return { page, foreign, complaints, response };
 }

@@ -26,17 +26,43 @@ export function baseEnv(extra: Record<string, string | undefined> = {}): Record<
   return env;
 }
 
-export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
+export interface RunProcessOptions {
+  /** The whole environment of the child; a clean baseEnv() when left out. */
+  env?: Record<string, string>;
+  /** Written to the child's stdin, which is then closed (closed empty when left out). */
+  input?: string;
+  cwd?: string;
+  /** Killed after this long, keeping what it printed (ava's own timeout would lose it). */
+  timeoutMs?: number;
+}
+
+/** Runs a command to its end and resolves with its exit code and everything it printed. */
+export function runProcess(command: string, args: string[], options: RunProcessOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TASKMASTER_BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? baseEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const { timeoutMs } = options;
+    const killer =
+      timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            stderr += `\n[test] still running after ${timeoutMs / 1000} s: killed\n`;
+            child.kill('SIGKILL');
+          }, timeoutMs);
     child.stdout.on('data', (chunk) => (stdout += chunk));
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    child.on('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
   });
+}
+
+export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
+  return runProcess(process.execPath, [TASKMASTER_BIN, ...args], { env, input });
 }
 
 /** A person at a shell: their own config folder, pointed at one server. */
