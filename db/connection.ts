@@ -94,6 +94,14 @@ export function isUniqueViolation(db: Database, error: unknown, column: string):
   return code === 'SQLITE_CONSTRAINT' && /UNIQUE/.test(message ?? '') && (message ?? '').includes(column);
 }
 
+/** True when `error` is a foreign-key refusal (the referenced row is gone). */
+export function isForeignKeyViolation(db: Database, error: unknown): boolean {
+  if (!error || typeof error !== 'object') return false;
+  const { code, message } = error as { code?: string; message?: string };
+  if (db.dialect === 'postgres') return code === '23503';
+  return code === 'SQLITE_CONSTRAINT' && /FOREIGN KEY/i.test(message ?? '');
+}
+
 const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'SQLITE_CANTOPEN', 'SQLITE_IOERR']);
 
 /**

@@ -9,6 +9,7 @@ import { openInvalidationChannel } from '../db/channel.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/connection.js';
 import { AccountDeletion } from './account-deletion.js';
 import { Accounts } from './accounts.js';
+import { Login } from './login.js';
 import { Passwords } from './passwords.js';
 import { createApp } from './app.js';
 import { ConfigError, DAEMON_HELP, readConfig, type Config } from './config.js';
@@ -110,6 +111,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const accounts = new Accounts(deps, sessions);
   const passwords = new Passwords(deps, sessions);
   const accountDeletion = new AccountDeletion(deps, sessions);
+  const login = new Login(deps);
   const transport = mailTransport(config, log);
   sender = new MailSender(db, transport, log, {
     clock,
@@ -122,7 +124,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     pollMs: options.mailLease?.pollMs,
   });
 
-  const app = createApp({ accounts, passwords, sessions, accountDeletion, db, clock }, log, config.trustProxy);
+  const app = createApp({ accounts, login, passwords, sessions, accountDeletion, db, clock }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {

@@ -1,4 +1,5 @@
-// Sessions: login, the per-request token check, logout. No Koa here.
+// Sessions: the per-request token check, the list, logout and revocation. No Koa here.
+// (Logging in, which creates a session, is server/login.ts.)
 //
 // State: sessions live in the database. Each daemon keeps a cache of token → session and
 // id → user in front of it, for the /v1/me hot path. Invalidation, written here next to the cache:
@@ -8,15 +9,12 @@
 // - an entry lives at most CACHE_TTL_MS, so a lost notification is bounded;
 // - while the channel is not live (the listening connection is down) the cache is not used at
 //   all, and it is emptied whenever that connection is lost or comes back.
-import { randomUUID } from 'node:crypto';
-import { HttpError, invalidInput } from './errors.js';
-import { deleteOldEvents, recordEvent, storedUserAgent, type RequestInfo } from './events.js';
-import { hashPassword, newDeviceToken, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
 import type { Knex } from 'knex';
-import { SESSION_TTL_MS, findUser, toUser, type ServiceDeps } from './services.js';
-import { SESSION_TOKEN_PREFIX, type SessionInfo, type SessionResponse, type User } from './shared/api.js';
-import { loginBody, parseBody } from './schemas.js';
-import { normalizeEmail } from './shared/rules.js';
+import { HttpError } from './errors.js';
+import { deleteOldEvents, recordEvent, type RequestInfo } from './events.js';
+import { sha256Hex } from './secrets.js';
+import { findUser, toUser, type ServiceDeps } from './services.js';
+import { SESSION_TOKEN_PREFIX, type SessionInfo, type User } from './shared/api.js';
 
 interface CachedSession {
   userId: string;
@@ -55,68 +53,7 @@ export class SessionStore {
   private readonly users = new Map<string, CachedUser>();
   /** Counts invalidations; see cacheable(). */
   private generation = 0;
-  /** A hash bcrypt compares unknown emails against, so they cost the same as a wrong password. */
-  private readonly decoyHash: Promise<string>;
-
-  constructor(private readonly deps: ServiceDeps) {
-    this.decoyHash = hashPassword('decoy password for unknown emails', deps.bcryptCost);
-  }
-
-  async login(body: unknown, request: RequestInfo): Promise<SessionResponse> {
-    const { address } = request;
-    const parsed = parseBody(loginBody, body);
-    if (!parsed.ok) throw invalidInput(parsed.errors);
-    const { email, password, deviceToken } = parsed.value;
-    const emailKey = normalizeEmail(email);
-    const { throttle, db, clock } = this.deps;
-    const deviceId = deviceToken ? await this.knownDevice(deviceToken, emailKey) : undefined;
-    const attempt = { emailKey, address, knownDevice: deviceId !== undefined };
-    await throttle.checkLogin(attempt);
-
-    const row = await findUser(db, { emailKey });
-    const matches = await verifyPassword(password, row?.password_hash ?? (await this.decoyHash));
-    if (!row || !matches) {
-      await throttle.loginFailed(attempt);
-      if (row) await recordEvent(db.knex, row.id, 'login_failed', request, clock());
-      throw new HttpError(401, 'invalid_credentials', 'Email or password is not right.');
-    }
-    await throttle.loginSucceeded(attempt);
-    if (row.email_verified_at === null) {
-      throw new HttpError(403, 'email_not_verified', 'Verify your email first: paste the token from the email into `taskmaster verify`.');
-    }
-
-    const token = newSessionToken(this.deps.random);
-    const now = clock();
-    const expiresAt = now + SESSION_TTL_MS;
-    const device = deviceId !== undefined && deviceToken ? deviceToken : newDeviceToken(this.deps.random);
-    await db.knex.transaction(async (trx) => {
-      await trx('sessions').insert({
-        user_id: row.id,
-        token_hash: sha256Hex(token),
-        public_id: randomUUID(),
-        created_at: now,
-        last_used_at: now,
-        expires_at: expiresAt,
-        address: address.slice(0, 64),
-        user_agent: storedUserAgent(request.userAgent),
-      });
-      await recordEvent(trx, row.id, 'login', request, now);
-      if (deviceId !== undefined) await trx('device_tokens').where('id', deviceId).update({ last_used_at: now });
-      else await trx('device_tokens').insert({ user_id: row.id, token_hash: sha256Hex(device), created_at: now, last_used_at: now });
-    });
-    return { token, expiresAt: new Date(expiresAt).toISOString(), user: toUser(row), deviceToken: device };
-  }
-
-  /** The id of the device token when it was handed to this account at an earlier login. */
-  private async knownDevice(deviceToken: string, emailKey: string): Promise<number | undefined> {
-    const row = await this.deps.db
-      .knex('device_tokens')
-      .join('users', 'users.id', 'device_tokens.user_id')
-      .where('device_tokens.token_hash', sha256Hex(deviceToken))
-      .where('users.email_normalized', emailKey)
-      .first('device_tokens.id');
-    return row ? Number(row.id) : undefined;
-  }
+  constructor(private readonly deps: ServiceDeps) {}
 
   /** The user behind an `Authorization: Bearer` header, or 401. */
   async authenticate(authorization: string | undefined): Promise<Authenticated> {

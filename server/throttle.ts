@@ -144,20 +144,24 @@ export class Throttle {
     ]);
     attempt.counted = { pair: pair.consumedPoints, account: account?.consumedPoints };
     // Over a limit but not (yet) blocked, as in a burst: the wait is at most the block to come.
-    const waits = [
-      pair.consumedPoints > limits.loginFailuresPerAccountAndAddress ? Math.min(pair.msBeforeNext, limits.longestLoginBlockSeconds * 1000) : 0,
-      account && account.consumedPoints > limits.loginFailuresPerAccountPerHour ? Math.min(account.msBeforeNext, limits.accountBlockSeconds * 1000) : 0,
-      fromAddress.consumedPoints > limits.loginFailuresPerAddressPerHour ? fromAddress.msBeforeNext : 0,
-    ];
-    const wait = Math.max(...waits);
+    const pairOver = pair.consumedPoints > limits.loginFailuresPerAccountAndAddress;
+    const accountOver = account !== undefined && account.consumedPoints > limits.loginFailuresPerAccountPerHour;
+    const addressOver = fromAddress.consumedPoints > limits.loginFailuresPerAddressPerHour;
+    const wait = Math.max(
+      pairOver ? Math.min(pair.msBeforeNext, limits.longestLoginBlockSeconds * 1000) : 0,
+      accountOver ? Math.min(account.msBeforeNext, limits.accountBlockSeconds * 1000) : 0,
+      addressOver ? fromAddress.msBeforeNext : 0,
+    );
     if (wait > 0) {
-      // A refused attempt never reaches a password check, so it gives its points back: an owner
-      // waiting out a lock strangers caused does not spend their own limits meanwhile.
+      // A refused attempt never reaches a password check, so the limits it was not refused by get
+      // their point back: an owner waiting out a lock strangers caused does not spend their own
+      // pair's limit meanwhile. A key that is over stays over (giving points back there would
+      // undo part of a block set meanwhile, and let a burst slip in).
       attempt.counted = undefined;
       await Promise.all([
-        this.pair.reward(pairKey, 1),
-        account ? this.account.reward(attempt.emailKey, 1) : undefined,
-        this.address.reward(attempt.address, 1),
+        pairOver ? undefined : this.pair.reward(pairKey, 1),
+        account && !accountOver ? this.account.reward(attempt.emailKey, 1) : undefined,
+        addressOver ? undefined : this.address.reward(attempt.address, 1),
       ]);
       throw rateLimited(wait, 'failed logins');
     }

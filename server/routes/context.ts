@@ -2,6 +2,7 @@
 import type { Context } from 'koa';
 import type { AccountDeletion } from '../account-deletion.js';
 import type { Accounts } from '../accounts.js';
+import type { Login } from '../login.js';
 import type { Passwords } from '../passwords.js';
 import type { SessionStore, Authenticated } from '../sessions.js';
 import type { Database } from '../../db/connection.js';
@@ -9,6 +10,7 @@ import type { RequestInfo } from '../events.js';
 
 export interface Services {
   accounts: Accounts;
+  login: Login;
   passwords: Passwords;
   sessions: SessionStore;
   accountDeletion: AccountDeletion;

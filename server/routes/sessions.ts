@@ -5,7 +5,7 @@ import { requestBody, requestInfo, requireSession, type Services } from './conte
 
 export function sessionRoutes(router: Router, services: Services): void {
   router.post('/v1/sessions', jsonBody, async (ctx) => {
-    ctx.body = await services.sessions.login(requestBody(ctx), requestInfo(ctx));
+    ctx.body = await services.login.login(requestBody(ctx), requestInfo(ctx));
     ctx.status = 201;
   });
 
