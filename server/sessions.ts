@@ -84,13 +84,8 @@ export class SessionStore {
 
   /** Logout: ends the calling session and records it. */
   async logout(auth: Authenticated, request: RequestInfo): Promise<void> {
-    this.generation++;
-    this.sessions.delete(auth.tokenHash);
     await this.deps.db.knex.transaction(async (trx) => {
-      const deleted = await trx('sessions').where('token_hash', auth.tokenHash).delete();
-      if (deleted === 0) return;
-      await recordEvent(trx, auth.user.id, 'logout', request, this.deps.clock());
-      await this.deps.invalidations.publish(trx, `session:${auth.tokenHash}`);
+      if (await this.endSession(trx, auth.tokenHash)) await recordEvent(trx, auth.user.id, 'logout', request, this.deps.clock());
     });
   }
 
@@ -123,11 +118,8 @@ export class SessionStore {
     const ended = await this.deps.db.knex.transaction(async (trx) => {
       const row = await trx('sessions').where({ user_id: auth.user.id, public_id: publicId }).first('id', 'token_hash');
       if (!row) return false;
-      await trx('sessions').where('id', row.id).delete();
+      await this.endSession(trx, String(row.token_hash));
       await recordEvent(trx, auth.user.id, 'session_revoked', request, this.deps.clock());
-      await this.deps.invalidations.publish(trx, `session:${row.token_hash}`);
-      this.generation++;
-      this.sessions.delete(String(row.token_hash));
       return true;
     });
     if (!ended) throw new HttpError(404, 'not_found', 'No session of yours has this id. List them with `taskmaster sessions`.');
@@ -136,33 +128,42 @@ export class SessionStore {
   /** Ends the user's other sessions, or all of them with the caller's; returns how many ended. */
   async revokeScope(auth: Authenticated, scope: RevokeScope, request: RequestInfo): Promise<number> {
     return this.deps.db.knex.transaction(async (trx) => {
-      const query = trx('sessions').where('user_id', auth.user.id);
-      const revoked = await (scope === 'others' ? query.whereNot('token_hash', auth.tokenHash) : query).delete();
-      if (revoked > 0) {
-        await recordEvent(trx, auth.user.id, scope === 'all' ? 'logout' : 'session_revoked', request, this.deps.clock());
-        this.dropUser(auth.user.id);
-        await this.deps.invalidations.publish(trx, `user:${auth.user.id}`);
-      }
+      const revoked = await this.endUserSessions(trx, auth.user.id, scope === 'others' ? auth.tokenHash : undefined);
+      if (revoked > 0) await recordEvent(trx, auth.user.id, scope === 'all' ? 'logout' : 'session_revoked', request, this.deps.clock());
       return revoked;
     });
   }
 
   /** Ends every session of the user, inside the caller's transaction (password reset, account deletion). */
-  async endAllSessions(trx: Knex.Transaction, userId: string): Promise<number> {
-    this.dropUser(userId);
-    const ended = await trx('sessions').where('user_id', userId).delete();
-    await this.deps.invalidations.publish(trx, `user:${userId}`);
-    return ended;
+  endAllSessions(trx: Knex.Transaction, userId: string): Promise<number> {
+    return this.endUserSessions(trx, userId);
   }
 
   /** Ends one session: the row, this daemon's cache entry and every other daemon's go together. */
   async revoke(tokenHash: string): Promise<void> {
+    await this.deps.db.knex.transaction((trx) => this.endSession(trx, tokenHash));
+  }
+
+  /**
+   * The one way a session ends: this daemon's cache entry goes at once (should the transaction
+   * roll back, it is only read again), the row goes in `trx`, and the other daemons hear of it at
+   * commit. True when there was such a session.
+   */
+  private async endSession(trx: Knex.Transaction, tokenHash: string): Promise<boolean> {
     this.generation++;
     this.sessions.delete(tokenHash);
-    await this.deps.db.knex.transaction(async (trx) => {
-      const deleted = await trx('sessions').where('token_hash', tokenHash).delete();
-      if (deleted > 0) await this.deps.invalidations.publish(trx, `session:${tokenHash}`);
-    });
+    const deleted = await trx('sessions').where('token_hash', tokenHash).delete();
+    if (deleted > 0) await this.deps.invalidations.publish(trx, `session:${tokenHash}`);
+    return deleted > 0;
+  }
+
+  /** The same for all the user's sessions, or all but `keepTokenHash`; how many ended. */
+  private async endUserSessions(trx: Knex.Transaction, userId: string, keepTokenHash?: string): Promise<number> {
+    this.dropUser(userId);
+    const query = trx('sessions').where('user_id', userId);
+    const ended = await (keepTokenHash === undefined ? query : query.whereNot('token_hash', keepTokenHash)).delete();
+    await this.deps.invalidations.publish(trx, `user:${userId}`);
+    return ended;
   }
 
   /** After a change to the user row, the next request on any daemon reads it again. */
@@ -190,11 +191,8 @@ export class SessionStore {
    * Ends every session of the user but one, inside the caller's transaction. The cache entries go
    * at once: should the transaction roll back, they are only read again from the database.
    */
-  async endOtherSessions(trx: Knex.Transaction, userId: string, keepTokenHash: string): Promise<number> {
-    this.dropUser(userId);
-    const ended = await trx('sessions').where('user_id', userId).whereNot('token_hash', keepTokenHash).delete();
-    await this.deps.invalidations.publish(trx, `user:${userId}`);
-    return ended;
+  endOtherSessions(trx: Knex.Transaction, userId: string, keepTokenHash: string): Promise<number> {
+    return this.endUserSessions(trx, userId, keepTokenHash);
   }
 
   /** Deletes expired sessions; run now and then so the table does not grow forever. */
