@@ -5,13 +5,13 @@ import type { Knex } from 'knex';
 import { isUniqueViolation } from '../db/connection.js';
 import { HttpError, invalidInput } from './errors.js';
 import { enqueueMail } from './mail/outbox.js';
-import { emailChangeMail, emailChangeNoticeMail, verificationMail } from './mail/templates.js';
+import { emailChangeMail, emailChangeNoticeMail, verificationMail, type MailContent } from './mail/templates.js';
 import { hashPassword, newEmailToken, sha256Hex } from './secrets.js';
 import { recordEvent, type RequestInfo } from './events.js';
 import { EMAIL_TOKEN_TTL_MS, findUser, toUser, type ServiceDeps, type UserRow } from './services.js';
 import type { SessionStore } from './sessions.js';
 import type { User } from './shared/api.js';
-import { passwordProblem } from './shared/password-strength.js';
+import { passwordProblem } from './password-check.js';
 import { parseBody, registerBody, resendBody, updateProfileBody, verifyBody } from './schemas.js';
 import { normalizeEmail, normalizeUsername } from './shared/rules.js';
 
@@ -27,7 +27,7 @@ export class Accounts {
     const parsed = parseBody(registerBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     const { email, username, password } = parsed.value;
-    const weak = passwordProblem(password, { username, email });
+    const weak = await passwordProblem(password, { username, email });
     if (weak) throw invalidInput({ password: weak });
     await this.deps.throttle.registration(address);
 
@@ -60,10 +60,11 @@ export class Accounts {
       created_at: now,
       updated_at: now,
     };
+    const mail = this.tokenMail(row, 'verify', email, now);
     try {
       await this.deps.db.knex.transaction(async (trx) => {
         await trx('users').insert(row);
-        await this.queueTokenMail(trx, row, 'verify', email, now);
+        await storeTokenMail(trx, mail, now);
       });
     } catch (error) {
       const usernameTaken = isUniqueViolation(this.deps.db, error, 'username_normalized');
@@ -99,10 +100,11 @@ export class Accounts {
     if (!row || row.email_verified_at !== null) return;
     if (!(await this.deps.throttle.resendMailAllowed(emailKey))) return;
     const now = this.deps.clock();
+    const mail = this.tokenMail(row, 'verify', row.email, now);
     await this.deps.db.knex.transaction(async (trx) => {
       // A new token replaces any unused one, so only the newest email works.
       await trx('email_tokens').where({ user_id: row.id, purpose: 'verify' }).whereNull('used_at').delete();
-      await this.queueTokenMail(trx, row, 'verify', row.email, now);
+      await storeTokenMail(trx, mail, now);
     });
     this.deps.mailQueued();
   }
@@ -145,16 +147,18 @@ export class Accounts {
     if (Object.keys(changes).length === 0) return toUser(row);
     const now = this.deps.clock();
     changes.updated_at = now;
+    const shownName = (changes.username as string | undefined) ?? row.username;
+    const changeMail = newEmail === undefined ? undefined : this.tokenMail({ id: row.id, username: shownName }, 'email_change', newEmail, now);
+    const notice = newEmail === undefined ? undefined : emailChangeNoticeMail({ username: shownName, newEmail, supportEmail: this.deps.supportEmail });
     try {
       await knex.transaction(async (trx) => {
         await trx('users').where('id', userId).update(changes);
-        if (newEmail !== undefined) {
+        if (changeMail && notice) {
           await trx('email_tokens').where({ user_id: userId, purpose: 'email_change' }).whereNull('used_at').delete();
           // Reset tokens were sent to the old address: an email change cancels them.
           await trx('email_tokens').where({ user_id: userId, purpose: 'password_reset' }).delete();
-          const named = { ...row, username: (changes.username as string | undefined) ?? row.username };
-          await this.queueTokenMail(trx, named, 'email_change', newEmail, now);
-          await enqueueMail(trx, 'email_change_notice', row.email, emailChangeNoticeMail({ username: named.username, newEmail, supportEmail: this.deps.supportEmail }), now);
+          await storeTokenMail(trx, changeMail, now);
+          await enqueueMail(trx, 'email_change_notice', row.email, notice, now);
           // The email is how an account is recovered: when it changes, other sessions end.
           await this.sessions.endOtherSessions(trx, userId, currentTokenHash);
         }
@@ -225,23 +229,36 @@ export class Accounts {
     return { kind: 'email_changed', user: await this.getUser(user.id) };
   }
 
-  private async queueTokenMail(
-    trx: Knex.Transaction,
-    user: Pick<UserRow, 'id' | 'username'>,
-    purpose: 'verify' | 'email_change',
-    email: string,
-    now: number,
-  ): Promise<void> {
+  /**
+   * A token and the mail that carries it, made before the transaction that stores them: on SQLite
+   * a transaction holds the one connection, so nothing but its statements runs inside it.
+   */
+  private tokenMail(user: Pick<UserRow, 'id' | 'username'>, purpose: 'verify' | 'email_change', email: string, now: number): TokenMail {
     const token = newEmailToken();
     const expiresAt = now + EMAIL_TOKEN_TTL_MS;
-    await trx('email_tokens').insert({ user_id: user.id, purpose, email, token_hash: sha256Hex(token), expires_at: expiresAt, created_at: now });
     const link = `${this.deps.publicUrl()}/v1/verify?token=${encodeURIComponent(token)}`;
-    const content =
-      purpose === 'verify'
-        ? verificationMail({ username: user.username, link, token, expiresAt })
-        : emailChangeMail({ username: user.username, link, token, expiresAt, newEmail: email });
-    await enqueueMail(trx, purpose === 'verify' ? 'verification' : 'email_change', email, content, now);
+    return {
+      tokenRow: { user_id: user.id, purpose, email, token_hash: sha256Hex(token), expires_at: expiresAt, created_at: now },
+      kind: purpose === 'verify' ? 'verification' : 'email_change',
+      to: email,
+      content:
+        purpose === 'verify'
+          ? verificationMail({ username: user.username, link, token, expiresAt })
+          : emailChangeMail({ username: user.username, link, token, expiresAt, newEmail: email }),
+    };
   }
+}
+
+interface TokenMail {
+  tokenRow: Record<string, unknown>;
+  kind: string;
+  to: string;
+  content: MailContent;
+}
+
+async function storeTokenMail(trx: Knex.Transaction, mail: TokenMail, now: number): Promise<void> {
+  await trx('email_tokens').insert(mail.tokenRow);
+  await enqueueMail(trx, mail.kind, mail.to, mail.content, now);
 }
 
 /** An email change to an address another account has: said to someone who is logged in. */

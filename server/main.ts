@@ -16,6 +16,7 @@ import { ConfigError, DAEMON_HELP, readConfig, type Config } from './config.js';
 import { MailSender } from './mail/sender.js';
 import { escapeHtml } from './mail/templates.js';
 import { MailDeliveryError, describeSmtp, outboxFolderTransport, redact, smtpTransport, type MailTransport } from './mail/transports.js';
+import { warmPasswordCheck } from './password-check.js';
 import { randomToken, type RandomToken } from './secrets.js';
 import { SessionStore } from './sessions.js';
 import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './throttle.js';
@@ -85,6 +86,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw databaseFailure(error, config.databaseUrl);
   }
 
+  warmPasswordCheck();
   const clock = options.clock ?? Date.now;
   let publicUrl = config.publicUrl ?? '';
   let sender: MailSender | undefined;

@@ -13,7 +13,7 @@ import { findUser, toUser, type ServiceDeps, type UserRow } from './services.js'
 import type { Authenticated, SessionStore } from './sessions.js';
 import type { PasswordChangeResponse, User } from './shared/api.js';
 import { currentPasswordMatches } from './reauthenticate.js';
-import { passwordProblem } from './shared/password-strength.js';
+import { passwordProblem } from './password-check.js';
 import { TOKEN_MAX, normalizeEmail } from './shared/rules.js';
 
 export const RESET_PURPOSE = 'password_reset';
@@ -93,7 +93,7 @@ export class Passwords {
       throw invalidResetToken();
     }
     const { tokenId, user } = found;
-    const weak = passwordProblem(parsed.value.password, { username: user.username, email: user.email });
+    const weak = await passwordProblem(parsed.value.password, { username: user.username, email: user.email });
     if (weak) throw invalidInput({ password: weak });
     const passwordHash = await hashPassword(parsed.value.password, this.deps.bcryptCost);
 
@@ -129,7 +129,7 @@ export class Passwords {
 
     if (!(await currentPasswordMatches(throttle, row, currentPassword, request.address))) throw wrongPassword();
     if (newPassword === currentPassword) throw invalidInput({ newPassword: 'The new password is the same as the current one. Choose another.' });
-    const weak = passwordProblem(newPassword, { username: row.username, email: row.email });
+    const weak = await passwordProblem(newPassword, { username: row.username, email: row.email });
     if (weak) throw invalidInput({ newPassword: weak.replace(/^Password/, 'New password') });
     const passwordHash = await hashPassword(newPassword, this.deps.bcryptCost);
 

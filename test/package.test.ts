@@ -95,7 +95,7 @@ test.after.always(async () => {
 
 test('the tarball holds the launchers, the built programs and the docs, and no sources, tests or build files', (t) => {
   const paths = packedFiles.map((file) => file.path).sort();
-  for (const needed of ['package.json', 'README.md', 'SECURITY.md', 'bin/taskmaster', 'bin/taskmasterd', 'dist/cli/main.js', 'dist/server/main.js']) {
+  for (const needed of ['package.json', 'README.md', 'SECURITY.md', 'bin/taskmaster', 'bin/taskmasterd', 'dist/cli/main.js', 'dist/server/main.js', 'dist/server/password-strength-worker.js']) {
     t.true(paths.includes(needed), `${needed} is missing from the tarball`);
   }
   const extra = paths.filter((path) => !/^(bin|dist)\//.test(path) && !['package.json', 'README.md', 'SECURITY.md', 'LICENSE'].includes(path));

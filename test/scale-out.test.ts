@@ -45,7 +45,7 @@ async function query<T = Record<string, unknown>>(url: string, sql: string, valu
 async function activeAccountAcross(daemons: DaemonProcess[], smtp: SmtpReceiver, who = identity('scale')) {
   const [a, b, c] = [daemons[0]!, daemons[1 % daemons.length]!, daemons[2 % daemons.length]!];
   if ((await api(a.url, 'POST', '/v1/users', who)).status !== 201) throw new Error('register failed');
-  const mail = await smtp.waitFor((m) => m.to === who.email, 15_000);
+  const mail = await smtp.waitFor((m) => m.to === who.email);
   if ((await api(b.url, 'POST', '/v1/verify', { token: tokenOf(mail) })).status !== 200) throw new Error('verify failed');
   const login = await api(c.url, 'POST', '/v1/sessions', { email: who.email, password: who.password });
   if (login.status !== 201) throw new Error(`login failed: ${login.text}`);

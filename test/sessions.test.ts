@@ -262,7 +262,7 @@ function cluster() {
 async function accountOn(a: DaemonProcess, smtp: SmtpReceiver, prefix: string) {
   const who = identity(prefix);
   if ((await api(a.url, 'POST', '/v1/users', who)).status !== 201) throw new Error('register failed');
-  const verified = await api(a.url, 'POST', '/v1/verify', { token: tokenOf(await smtp.waitFor((m) => m.to === who.email, 15_000)) });
+  const verified = await api(a.url, 'POST', '/v1/verify', { token: tokenOf(await smtp.waitFor((m) => m.to === who.email)) });
   if (verified.status !== 200) throw new Error('verify failed');
   return { ...who, token: await login(a.url, who) };
 }
@@ -317,5 +317,5 @@ test.serial('postgres › two daemons: an account deleted on A has every token r
   t.is((await api(a.url, 'DELETE', '/v1/me', { currentPassword: account.password }, { token: account.token })).status, 204);
   t.log(`deletion: refused on B after ${(await refusedWithin(b.url, second)).toFixed(1)} ms`);
   t.is((await me(b.url, account.token)).status, 401);
-  t.regex((await smtp.waitFor((m) => m.to === account.email && /deleted/.test(m.subject), 15_000)).subject, /account was deleted/);
+  t.regex((await smtp.waitFor((m) => m.to === account.email && /deleted/.test(m.subject))).subject, /account was deleted/);
 });

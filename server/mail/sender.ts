@@ -31,6 +31,11 @@ export interface SenderOptions {
   pollMs?: number;
 }
 
+/** How long a claimed row stays its sender's before another may take it over (renewed while sending). */
+export const DEFAULT_LEASE_MS = 15_000;
+/** How often a sender looks for mail queued by other daemons or left by a dead one. */
+export const DEFAULT_POLL_MS = 2_000;
+
 /** Rows claimed (and sent side by side) at once. */
 const BATCH = 10;
 /** As long as MTAs commonly keep a deferred mail (Postfix: 5 days); the tokens inside expire sooner anyway. */
@@ -63,8 +68,8 @@ export class MailSender {
     this.maxPermanentDelay = options.maxPermanentDelayMs ?? 30 * 60_000;
     this.giveUpAfterMs = options.giveUpAfterMs ?? GIVE_UP_AFTER_MS;
     // Renewed while a delivery runs (see whileLeased), so it need not outlast the SMTP timeouts.
-    this.leaseMs = options.leaseMs ?? 15_000;
-    this.pollMs = options.pollMs ?? 2_000;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.pollMs = options.pollMs ?? DEFAULT_POLL_MS;
   }
 
   start(): void {

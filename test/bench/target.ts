@@ -2,7 +2,8 @@
 //   bare                  a bare Koa app answering GET /v1/me with the same JSON as the daemon
 //   daemon N COST [URL]   the built daemon (dist/) seeded with N verified users and sessions, on
 //                         DATABASE_URL URL (default: a fresh SQLite file of its own)
-//   bcrypt                raw bcrypt.compare / bcrypt.hash throughput on this process's thread pool
+//   bcrypt                raw bcrypt.compare / bcrypt.hash throughput on this process's thread pool,
+//                         and the time of N sequential hashes
 //   sender URL SMTP       one outbox sender (MailSender, as one daemon runs it) on database URL,
 //                         delivering to SMTP; it starts a drain on {go} and stops on {halt}
 //   sink                  a local SMTP receiver that counts messages and Message-IDs only
@@ -26,6 +27,7 @@ type Message =
   | { type: 'stats' }
   | { type: 'reset-eventloop' }
   | { type: 'bcrypt'; op: 'compare' | 'hash'; cost: number; seconds: number; concurrency: number }
+  | { type: 'bcrypt-sequential'; cost: number; count: number }
   | { type: 'go' }
   | { type: 'halt' }
   | { type: 'sink-count' }
@@ -295,6 +297,10 @@ process.on('message', async (message: Message) => {
     send({ type: 'reset' });
   } else if (message.type === 'bcrypt') {
     send({ type: 'bcrypt', perSecond: await bcryptThroughput(message.op, message.cost, message.seconds, message.concurrency) });
+  } else if (message.type === 'bcrypt-sequential') {
+    const started = performance.now();
+    for (let i = 0; i < message.count; i++) await bcrypt.hash(`base64-of-an-hmac-sha256-prehash-${i}`, message.cost);
+    send({ type: 'bcrypt-sequential', ms: performance.now() - started });
   } else if (message.type === 'go') {
     drainSender?.go();
     send({ type: 'going' });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { readConfig, type Config } from '../../server/config.js';
 import { startDaemon, type Daemon, type StartOptions } from '../../server/main.js';
-import { startSmtp, tokenOf, type SmtpReceiver } from './smtp.js';
+import { MAIL_WAIT_MS, startSmtp, tokenOf, type SmtpReceiver } from './smtp.js';
 import { api } from './http.js';
 
 export interface TestDaemon {
@@ -56,7 +56,7 @@ export async function lastingSetup(t: { teardown(fn: () => Promise<void>): void 
 }
 
 /** Waits until the sender has settled every queued mail (sent, or failed for good), as the outbox table says. */
-export async function outboxSettled(td: TestDaemon, timeoutMs = 10_000): Promise<void> {
+export async function outboxSettled(td: TestDaemon, timeoutMs = MAIL_WAIT_MS): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const pending = await td.daemon.db.knex('mail_outbox').whereNull('sent_at').whereNull('failed_at').count({ n: '*' }).first();

@@ -1,7 +1,7 @@
 // The password mails as the tests read them: the reset mail's token, and waiting for the next mail of a kind.
 import type { TestDaemon } from './daemon.js';
 import { api } from './http.js';
-import type { ReceivedMail, SmtpReceiver } from './smtp.js';
+import { MAIL_WAIT_MS, type ReceivedMail, type SmtpReceiver } from './smtp.js';
 
 export const RESET_SUBJECT = 'Reset your TaskMaster password';
 export const CHANGED_SUBJECT = 'Your TaskMaster password was changed';
@@ -20,7 +20,7 @@ export function mailCount(smtp: SmtpReceiver, to: string, subject: string): numb
 }
 
 /** Waits for the mail with this subject to `to` after the first `seen` ones, and returns it. */
-export async function nextMail(smtp: SmtpReceiver, to: string, subject: string, seen: number, timeoutMs = 10_000): Promise<ReceivedMail> {
+export async function nextMail(smtp: SmtpReceiver, to: string, subject: string, seen: number, timeoutMs = MAIL_WAIT_MS): Promise<ReceivedMail> {
   await smtp.waitFor(() => mailCount(smtp, to, subject) > seen, timeoutMs);
   return smtp.mailsTo(to).filter((mail) => mail.subject === subject)[seen]!;
 }

@@ -8,6 +8,15 @@ import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
+import { DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from '../../server/mail/sender.js';
+
+/**
+ * How long a test waits for a mail, from the sender's own timing rather than a guess: a queued mail
+ * is claimed by the next pass (at once, or within a poll when another daemon queued it); should the
+ * daemon that claimed it stall or die, its lease runs out and another pass takes it within a poll.
+ * So one lease and two polls: 19 s with the defaults. A healthy run takes milliseconds.
+ */
+export const MAIL_WAIT_MS = DEFAULT_LEASE_MS + 2 * DEFAULT_POLL_MS;
 
 export interface ReceivedMail {
   to: string;
@@ -82,7 +91,7 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
       for (const proceed of held.splice(0)) proceed();
       receiver.stalled = 0;
     },
-    async waitFor(predicate, timeoutMs = 10_000) {
+    async waitFor(predicate, timeoutMs = MAIL_WAIT_MS) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         const found = receiver.mails.find(predicate);
