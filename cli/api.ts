@@ -7,7 +7,7 @@
 // - undici parses HTTP with a WebAssembly module, and V8's optimising tier for it is pure start-up
 //   cost in a process that makes one or two requests: Liftoff, V8's baseline compiler, does it.
 import v8 from 'node:v8';
-import type { Problem, SessionResponse, User, UserResponse, VerifyResponse } from '../server/shared/api.js';
+import type { Problem, SessionResponse, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
 import { ApiError, UnreachableError } from './errors.js';
 
 v8.setFlagsFromString('--liftoff-only');
@@ -55,12 +55,12 @@ export class Api {
   }
 
   /** Asks for a password reset email; 202 whatever the email. */
-  forgotPassword(email: string): Promise<import('../server/shared/api.js').AcceptedResponse> {
+  forgotPassword(email: string): Promise<import('../server/contract/api.js').AcceptedResponse> {
     return this.call('POST', '/v1/password/forgot', { email });
   }
 
   /** Whose account a reset token is for, while it would work (400 invalid_token otherwise); changes nothing. */
-  resetTokenInfo(token: string): Promise<import('../server/shared/api.js').ResetTokenInfo> {
+  resetTokenInfo(token: string): Promise<import('../server/contract/api.js').ResetTokenInfo> {
     return this.call('GET', `/v1/password/reset?token=${encodeURIComponent(token)}`);
   }
 
@@ -70,12 +70,12 @@ export class Api {
   }
 
   /** Changes the password of this session's account; the other sessions end. */
-  changePassword(body: { currentPassword: string; newPassword: string }): Promise<import('../server/shared/api.js').PasswordChangeResponse> {
+  changePassword(body: { currentPassword: string; newPassword: string }): Promise<import('../server/contract/api.js').PasswordChangeResponse> {
     return this.call('POST', '/v1/me/password', body);
   }
 
   /** The account's sessions; the caller's has `current: true`. */
-  sessions(): Promise<{ sessions: import('../server/shared/api.js').SessionInfo[] }> {
+  sessions(): Promise<{ sessions: import('../server/contract/api.js').SessionInfo[] }> {
     return this.call('GET', '/v1/sessions');
   }
 
@@ -95,7 +95,7 @@ export class Api {
   }
 
   /** The account's security events of the last 90 days, newest first. */
-  events(): Promise<{ events: import('../server/shared/api.js').AccountEvent[] }> {
+  events(): Promise<{ events: import('../server/contract/api.js').AccountEvent[] }> {
     return this.call('GET', '/v1/me/events');
   }
 

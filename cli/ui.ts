@@ -1,5 +1,5 @@
 // Output: the dashboard, the profile, and how results and errors are shown (text or --json).
-import type { User } from '../server/shared/api.js';
+import type { User } from '../server/contract/api.js';
 import type { IO } from './io.js';
 
 function memberSince(user: User): string {

@@ -14,7 +14,7 @@ import { accountDeletedMail } from './mail/templates.js';
 import { deleteAccountBody, parseBody } from './schemas.js';
 import { findUser, type ServiceDeps, type UserRow } from './services.js';
 import type { Authenticated, SessionStore } from './sessions.js';
-import { normalizeEmail } from './shared/rules.js';
+import { normalizeEmail } from './contract/rules.js';
 
 const GOODBYE_KIND = 'account_deleted';
 

@@ -10,10 +10,10 @@ import { hashPassword, newEmailToken, sha256Hex } from './secrets.js';
 import { recordEvent, type RequestInfo } from './events.js';
 import { EMAIL_TOKEN_TTL_MS, findUser, toUser, type ServiceDeps, type UserRow } from './services.js';
 import type { SessionStore } from './sessions.js';
-import type { User } from './shared/api.js';
+import type { User } from './contract/api.js';
 import { passwordProblem } from './password-check.js';
 import { parseBody, registerBody, resendBody, updateProfileBody, verifyBody } from './schemas.js';
-import { normalizeEmail, normalizeUsername } from './shared/rules.js';
+import { normalizeEmail, normalizeUsername } from './contract/rules.js';
 
 export type VerifyOutcome = { kind: 'activated' | 'already_active' | 'email_changed'; user: User };
 

@@ -1,7 +1,7 @@
 // The HTTP API's bodies as zod schemas, for its OpenAPI document (server/openapi.ts): the request
 // bodies are the very schemas the daemon validates with (server/schemas.ts), described here; the
 // response bodies are defined here, and test/api-types.test.ts holds the CLI's API types
-// (server/shared/api.ts) equal to them at compile time. Daemon only; nothing here runs per request.
+// (server/contract/api.ts) equal to them at compile time. Daemon only; nothing here runs per request.
 import { z } from 'zod';
 import {
   changePasswordBody,
@@ -20,7 +20,7 @@ import {
   usernameField,
   verifyBody,
 } from './schemas.js';
-import { DEVICE_TOKEN_PREFIX, ERROR_CODES, SESSION_TOKEN_PREFIX } from './shared/api.js';
+import { DEVICE_TOKEN_PREFIX, ERROR_CODES, SESSION_TOKEN_PREFIX } from './contract/api.js';
 
 /** What the document says of a schema: `id` makes it a named component, `description` documents it. */
 export interface SchemaDoc {

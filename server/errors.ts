@@ -2,7 +2,7 @@
 import type { Context } from 'koa';
 import type { Logger } from 'pino';
 import { isDatabaseUnavailable } from '../db/connection.js';
-import type { ErrorCode, Problem } from './shared/api.js';
+import type { ErrorCode, Problem } from './contract/api.js';
 
 export interface ProblemType {
   /** The `title` of every problem of this type (RFC 9457: the same for each occurrence). */

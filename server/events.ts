@@ -1,7 +1,7 @@
 // The account's security events: what happened, when, from where. State: in the database; an
 // event row is written in the same transaction as the change it records, so both commit or neither.
 import type { Knex } from 'knex';
-import type { AccountEvent, AccountEventType } from './shared/api.js';
+import type { AccountEvent, AccountEventType } from './contract/api.js';
 
 /** Who is asking: the client address (see TRUST_PROXY) and its User-Agent, as the request gave them. */
 export interface RequestInfo {

@@ -8,8 +8,8 @@ import { recordEvent, storedUserAgent, type RequestInfo } from './events.js';
 import { parseBody, loginBody } from './schemas.js';
 import { hashPassword, newDeviceToken, newSessionToken, sha256Hex, verifyPassword } from './secrets.js';
 import { SESSION_TTL_MS, findUser, toUser, type ServiceDeps } from './services.js';
-import type { SessionResponse } from './shared/api.js';
-import { normalizeEmail } from './shared/rules.js';
+import type { SessionResponse } from './contract/api.js';
+import { normalizeEmail } from './contract/rules.js';
 
 /** A foreign-key refusal means the user row went away mid-request; anything else is a real error. */
 function ignoreDeletedUser(db: Database, error: unknown): void {

@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { requestDocs, responseDocs } from './api-schemas.js';
 import { PROBLEM_TYPES } from './errors.js';
-import { ERROR_CODES, SESSION_TOKEN_PREFIX, type ErrorCode } from './shared/api.js';
+import { ERROR_CODES, SESSION_TOKEN_PREFIX, type ErrorCode } from './contract/api.js';
 import { packageVersion } from './version.js';
 
 export const OPENAPI_FILE = fileURLToPath(new URL('./openapi.json', import.meta.url));

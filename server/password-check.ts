@@ -1,10 +1,10 @@
 // Password strength for the daemon. zxcvbn takes ~10 ms of CPU a password (~25 ms on a slower
 // machine); run on the event loop, 40 registrations at once held it for a second, and every query
 // in flight, holding SQLite's one connection, waited that long to finish. So the estimator runs
-// in a worker thread: the same rules (server/shared/password-strength.ts), the same answers.
+// in a worker thread: the same rules (server/contract/password-strength.ts), the same answers.
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { passwordBasicProblem, type PasswordContext } from './shared/rules.js';
+import { passwordBasicProblem, type PasswordContext } from './contract/rules.js';
 
 // The worker is a build entry of its own next to the daemon (build.mjs), or the TypeScript source under tsx.
 const workerFile = new URL(import.meta.url.endsWith('.ts') ? './password-strength-worker.ts' : './password-strength-worker.js', import.meta.url);

@@ -11,10 +11,10 @@ import { changePasswordBody, forgotBody, parseBody, resetBody } from './schemas.
 import { hashPassword, newEmailToken, sha256Hex } from './secrets.js';
 import { findUser, toUser, type ServiceDeps, type UserRow } from './services.js';
 import type { Authenticated, SessionStore } from './sessions.js';
-import type { PasswordChangeResponse, User } from './shared/api.js';
+import type { PasswordChangeResponse, User } from './contract/api.js';
 import { currentPasswordMatches } from './reauthenticate.js';
 import { passwordProblem } from './password-check.js';
-import { TOKEN_MAX, normalizeEmail } from './shared/rules.js';
+import { TOKEN_MAX, normalizeEmail } from './contract/rules.js';
 
 export const RESET_PURPOSE = 'password_reset';
 export const RESET_TOKEN_TTL_MS = 30 * 60 * 1000;

@@ -3,7 +3,7 @@
 // counts as a known device (a live session is better proof of one than a device token), so the
 // account-wide lock that strangers can cause never keeps the owner from changing a password.
 import { verifyPassword } from './secrets.js';
-import { normalizeEmail } from './shared/rules.js';
+import { normalizeEmail } from './contract/rules.js';
 import type { Throttle } from './throttle.js';
 
 export async function currentPasswordMatches(throttle: Throttle, user: { email: string; password_hash: string }, password: string, address: string): Promise<boolean> {

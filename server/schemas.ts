@@ -1,7 +1,7 @@
-// Request bodies, as zod schemas built on the shared rules. Daemon only: the CLI checks fields
+// Request bodies, as zod schemas built on the contract's rules (server/contract/). Daemon only: the CLI checks fields
 // one by one with the same rules and never loads zod.
 import { z } from 'zod';
-import { PASSWORD_MAX, TOKEN_MAX, emailProblem, passwordBasicProblem, usernameProblem } from './shared/rules.js';
+import { PASSWORD_MAX, TOKEN_MAX, emailProblem, passwordBasicProblem, usernameProblem } from './contract/rules.js';
 
 /** A string field: "X is required." when it is missing, "X must be a string." when it is another type. */
 function text(name: string) {

@@ -3,7 +3,7 @@ import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import bcrypt from 'bcrypt';
 import pLimit from 'p-limit';
-import { DEVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX } from './shared/api.js';
+import { DEVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX } from './contract/api.js';
 
 /**
  * bcrypt runs on libuv's thread pool, and so does every sqlite3 query and file write. Left alone,

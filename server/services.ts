@@ -4,7 +4,7 @@ import type { InvalidationChannel } from '../db/channel.js';
 import type { Database } from '../db/connection.js';
 import type { RandomToken } from './secrets.js';
 import type { Throttle } from './throttle.js';
-import type { User } from './shared/api.js';
+import type { User } from './contract/api.js';
 
 export interface ServiceDeps {
   db: Database;

@@ -14,7 +14,7 @@ import { HttpError } from './errors.js';
 import { deleteOldEvents, recordEvent, type RequestInfo } from './events.js';
 import { sha256Hex } from './secrets.js';
 import { findUser, toUser, type ServiceDeps } from './services.js';
-import { SESSION_TOKEN_PREFIX, type SessionInfo, type User } from './shared/api.js';
+import { SESSION_TOKEN_PREFIX, type SessionInfo, type User } from './contract/api.js';
 
 interface CachedSession {
   userId: string;

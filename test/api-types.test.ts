@@ -1,4 +1,4 @@
-// The CLI's API types (server/shared/api.ts, and the bodies cli/api.ts sends) are the types of the
+// The CLI's API types (server/contract/api.ts, and the bodies cli/api.ts sends) are the types of the
 // zod schemas the OpenAPI document is built from: checked at compile time, so a drift on either
 // side fails `tsc --noEmit`. The one runtime test checks the lists a type cannot see.
 import test from 'ava';
@@ -36,7 +36,7 @@ import {
   type User,
   type UserResponse,
   type VerifyResponse,
-} from '../server/shared/api.js';
+} from '../server/contract/api.js';
 
 /** True only when A and B are the same type (not merely assignable either way). */
 type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -49,7 +49,7 @@ type Output<S extends z.ZodType> = z.output<S>;
 type Returned<K extends keyof Api> = Api[K] extends (...args: never[]) => Promise<infer R> ? R : never;
 type Sent<K extends keyof Api> = Api[K] extends (body: infer B) => unknown ? B : never;
 
-// Responses: shared/api.ts against the response schemas.
+// Responses: contract/api.ts against the response schemas.
 assertType<Same<User, Output<typeof userSchema>>>();
 assertType<Same<UserResponse, Output<typeof userResponseSchema>>>();
 assertType<Same<VerifyResponse, Output<typeof verifyResponseSchema>>>();
@@ -63,7 +63,7 @@ assertType<Same<SessionInfo, Output<typeof sessionInfoSchema>>>();
 assertType<Same<AccountEvent, Output<typeof accountEventSchema>>>();
 assertType<Same<AccountEventType, Output<typeof accountEventTypeSchema>>>();
 
-// What the CLI's client says it gets back where shared/api.ts has no name for it.
+// What the CLI's client says it gets back where contract/api.ts has no name for it.
 assertType<Same<Returned<'sessions'>, Output<typeof sessionListSchema>>>();
 assertType<Same<Returned<'events'>, Output<typeof eventListSchema>>>();
 assertType<Same<Returned<'revokeSessions'>, Output<typeof revokedSchema>>>();

@@ -2,7 +2,7 @@
 // shape or a field of the wrong type answers, problem types that resolve, waits said in minutes,
 // and what the CLI says after an email change.
 import test from 'ava';
-import { ERROR_CODES } from '../server/shared/api.js';
+import { ERROR_CODES } from '../server/contract/api.js';
 import { cliUser } from './helpers/cli.js';
 import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { api } from './helpers/http.js';

@@ -2,7 +2,7 @@
 // through the real daemon on SQLite and PostgreSQL; then revocation across two daemon processes.
 import { createHash } from 'node:crypto';
 import test from 'ava';
-import type { SessionInfo } from '../server/shared/api.js';
+import type { SessionInfo } from '../server/contract/api.js';
 import { startDaemonProcesses, type DaemonProcess } from './helpers/cluster.js';
 import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { forEachDatabase } from './helpers/databases.js';

@@ -1,6 +1,6 @@
 // `taskmaster activity`: the account's security events of the last 90 days, newest first.
 import type { Command } from 'commander';
-import type { AccountEvent, AccountEventType } from '../../server/shared/api.js';
+import type { AccountEvent, AccountEventType } from '../../server/contract/api.js';
 import type { Context } from '../context.js';
 import type { IO } from '../io.js';
 import { note, show, table, utcMinute } from '../ui.js';

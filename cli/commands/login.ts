@@ -1,4 +1,4 @@
-import { emailProblem } from '../../server/shared/rules.js';
+import { emailProblem } from '../../server/contract/rules.js';
 import { readPassword, valueOrAsk, type Context } from '../context.js';
 import { ApiError, CliError } from '../errors.js';
 import { dashboard, show, success } from '../ui.js';

@@ -2,8 +2,8 @@
 // change while logged in. New passwords are typed twice at a terminal and checked here with the
 // daemon's own rules (the estimator loads only then).
 import type { Command } from 'commander';
-import type { PasswordContext } from '../../server/shared/rules.js';
-import { emailProblem, passwordBasicProblem, tokenFromInput } from '../../server/shared/rules.js';
+import type { PasswordContext } from '../../server/contract/rules.js';
+import { emailProblem, passwordBasicProblem, tokenFromInput } from '../../server/contract/rules.js';
 import { readPassword, valueOrAsk, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
 import { note, show, success } from '../ui.js';
@@ -91,7 +91,7 @@ async function newPassword(ctx: Context, fromStdin: boolean | undefined, account
     refuseNew(await problemOf(password, account));
     return password;
   }
-  const { passwordProblem } = await import('../../server/shared/password-strength.js');
+  const { passwordProblem } = await import('../../server/contract/password-strength.js');
   const prompt = await ctx.prompt();
   for (;;) {
     const password = await prompt.password(message, (value) => passwordBasicProblem(value, account) ?? passwordProblem(value, account));
@@ -102,7 +102,7 @@ async function newPassword(ctx: Context, fromStdin: boolean | undefined, account
 
 /** The daemon's rules, with the estimator loaded only now: its dictionaries are large. */
 async function problemOf(password: string, account: PasswordContext): Promise<string | undefined> {
-  const { passwordProblem } = await import('../../server/shared/password-strength.js');
+  const { passwordProblem } = await import('../../server/contract/password-strength.js');
   return passwordProblem(password, { username: account.username, email: account.email });
 }
 

@@ -1,4 +1,4 @@
-import { emailProblem, usernameProblem } from '../../server/shared/rules.js';
+import { emailProblem, usernameProblem } from '../../server/contract/rules.js';
 import { readPassword, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
 import { note, profile, show, success } from '../ui.js';

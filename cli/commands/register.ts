@@ -1,4 +1,4 @@
-import { emailProblem, passwordBasicProblem, usernameProblem } from '../../server/shared/rules.js';
+import { emailProblem, passwordBasicProblem, usernameProblem } from '../../server/contract/rules.js';
 import { readPassword, valueOrAsk, type Context } from '../context.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import { note, show, success } from '../ui.js';
@@ -19,7 +19,7 @@ export async function run(ctx: Context, options: RegisterOptions): Promise<void>
   refuse('username', usernameProblem(username));
 
   // The same estimator as the daemon, loaded only now: its dictionaries are large.
-  const { passwordProblem } = await import('../../server/shared/password-strength.js');
+  const { passwordProblem } = await import('../../server/contract/password-strength.js');
   const context = { username, email };
   let password: string;
   if (options.passwordStdin || !ctx.io.interactive) {

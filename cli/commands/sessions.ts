@@ -1,7 +1,7 @@
 // `taskmaster sessions`: where the account is logged in, this session marked; `sessions revoke ID`
 // ends one, `sessions revoke --others` all but this one.
 import type { Command } from 'commander';
-import type { SessionInfo } from '../../server/shared/api.js';
+import type { SessionInfo } from '../../server/contract/api.js';
 import type { Context } from '../context.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import { note, show, success, table, utcMinute } from '../ui.js';

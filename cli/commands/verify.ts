@@ -1,4 +1,4 @@
-import { emailProblem, tokenFromInput } from '../../server/shared/rules.js';
+import { emailProblem, tokenFromInput } from '../../server/contract/rules.js';
 import { valueOrAsk, type Context } from '../context.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
 import { note, show, success } from '../ui.js';

@@ -3,7 +3,7 @@ import type { Context } from 'koa';
 import { HttpError } from '../errors.js';
 import { passwordResetPage, resetFormPage, resetLinkInvalidPage, sendPage, tooManyPage } from '../pages.js';
 import { invalidResetToken } from '../passwords.js';
-import type { AcceptedResponse, PasswordChangeResponse, ResetTokenInfo, UserResponse } from '../shared/api.js';
+import type { AcceptedResponse, PasswordChangeResponse, ResetTokenInfo, UserResponse } from '../contract/api.js';
 import { isFormPost, jsonBody, jsonOrFormBody } from './body.js';
 import { requestBody, requestInfo, requireSession, type Services } from './context.js';
 

@@ -2,7 +2,7 @@
 import type Router from '@koa/router';
 import { HttpError, PROBLEM_TYPES } from '../errors.js';
 import { problemPage, sendPage } from '../pages.js';
-import type { ErrorCode } from '../shared/api.js';
+import type { ErrorCode } from '../contract/api.js';
 
 export function problemRoutes(router: Router): void {
   router.get('/problems/:code', (ctx) => {

@@ -3,8 +3,8 @@ import type { Context } from 'koa';
 import { lookAtEmailToken } from '../email-tokens.js';
 import { HttpError } from '../errors.js';
 import { activatedPage, alreadyActivePage, confirmPage, emailChangedPage, emailTakenPage, invalidTokenPage, sendPage, tooManyPage } from '../pages.js';
-import type { VerifyResponse } from '../shared/api.js';
-import { TOKEN_MAX } from '../shared/rules.js';
+import type { VerifyResponse } from '../contract/api.js';
+import { TOKEN_MAX } from '../contract/rules.js';
 import { isFormPost, jsonBody, jsonOrFormBody } from './body.js';
 import { requestBody, type Services } from './context.js';
 
