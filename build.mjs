@@ -28,8 +28,8 @@ const noHttp2 = {
 
 rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
 const [, cli] = await Promise.all([
-  // The password estimator's worker thread is an entry of its own beside the daemon (server/password-check.ts).
-  build({ ...common, entryPoints: { main: 'server/main.ts', 'password-strength-worker': 'server/password-strength-worker.ts' }, outdir: 'dist/server', packages: 'external' }),
+  // The password estimator's worker thread is an entry of its own beside the daemon (server/passwords/strength.ts).
+  build({ ...common, entryPoints: { main: 'server/main.ts', 'password-strength-worker': 'server/passwords/strength-worker.ts' }, outdir: 'dist/server', packages: 'external' }),
   build({
     ...common,
     entryPoints: { main: 'cli/main.ts' },

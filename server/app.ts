@@ -3,17 +3,17 @@ import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
-import type { TrustProxy } from './config.js';
-import { notFound, renderProblem } from './errors.js';
-import type { Services } from './routes/context.js';
-import { healthRoutes } from './routes/health.js';
-import { meRoutes } from './routes/me.js';
-import { openApiRoutes } from './routes/openapi.js';
-import { passwordRoutes } from './routes/password.js';
-import { problemRoutes } from './routes/problems.js';
-import { sessionRoutes } from './routes/sessions.js';
-import { userRoutes } from './routes/users.js';
-import { verifyRoutes } from './routes/verify.js';
+import type { TrustProxy } from './core/config.js';
+import { notFound, renderProblem } from './core/errors.js';
+import type { Services } from './core/request.js';
+import { healthRoutes } from './health/routes.js';
+import { meRoutes } from './accounts/me-routes.js';
+import { openApiRoutes } from './reference/routes.js';
+import { passwordRoutes } from './passwords/routes.js';
+import { problemRoutes } from './reference/problems.js';
+import { sessionRoutes } from './sessions/routes.js';
+import { userRoutes } from './accounts/routes.js';
+import { verifyRoutes } from './accounts/verify-routes.js';
 
 /**
  * The frame of every request, in one middleware (each layer costs throughput on the hot path):

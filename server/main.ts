@@ -7,20 +7,20 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { openInvalidationChannel } from '../db/channel.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/connection.js';
-import { AccountDeletion } from './account-deletion.js';
-import { Accounts } from './accounts.js';
-import { Login } from './login.js';
-import { Passwords } from './passwords.js';
+import { AccountDeletion } from './accounts/deletion.js';
+import { Accounts } from './accounts/accounts.js';
+import { Login } from './login/flow.js';
+import { Passwords } from './passwords/passwords.js';
 import { createApp } from './app.js';
-import { ConfigError, DAEMON_HELP, readConfig, type Config } from './config.js';
+import { ConfigError, DAEMON_HELP, readConfig, type Config } from './core/config.js';
 import { MailSender } from './mail/sender.js';
 import { escapeHtml } from './mail/templates.js';
 import { MailDeliveryError, describeSmtp, outboxFolderTransport, redact, smtpTransport, type MailTransport } from './mail/transports.js';
-import { warmPasswordCheck } from './password-check.js';
-import { randomToken, type RandomToken } from './secrets.js';
-import { SessionStore } from './sessions.js';
-import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './throttle.js';
-import { packageVersion } from './version.js';
+import { warmPasswordCheck } from './passwords/strength.js';
+import { randomToken, type RandomToken } from './core/secrets.js';
+import { SessionStore } from './sessions/store.js';
+import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './core/throttle.js';
+import { packageVersion } from './core/version.js';
 
 /** What tests and benchmarks may replace; the defaults are what production runs. */
 export interface StartOptions {

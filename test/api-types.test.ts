@@ -20,8 +20,8 @@ import {
   userResponseSchema,
   userSchema,
   verifyResponseSchema,
-} from '../server/api-schemas.js';
-import type { changePasswordBody, loginBody, registerBody, updateProfileBody } from '../server/schemas.js';
+} from '../server/reference/schemas.js';
+import type { changePasswordBody, loginBody, registerBody, updateProfileBody } from '../server/core/validation.js';
 import {
   ERROR_CODES,
   type AcceptedResponse,

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import test from 'ava';
 import pino from 'pino';
 import { createApp } from '../server/app.js';
-import { OPENAPI_FILE, serializeOpenApiDocument } from '../server/openapi.js';
+import { OPENAPI_FILE, serializeOpenApiDocument } from '../server/reference/document.js';
 import { startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { api, checkAgainstDocument } from './helpers/http.js';
 

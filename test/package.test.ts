@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test from 'ava';
 import { simpleParser } from 'mailparser';
-import { DAEMON_HELP } from '../server/config.js';
+import { DAEMON_HELP } from '../server/core/config.js';
 import { baseEnv, runProcess, type CliResult, type RunProcessOptions } from './helpers/cli.js';
 import { STRONG_PASSWORD } from './helpers/daemon.js';
 import { tokenOf } from './helpers/smtp.js';

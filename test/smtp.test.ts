@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import test from 'ava';
 import pino from 'pino';
-import { ConfigError, readConfig, type Config } from '../server/config.js';
+import { ConfigError, readConfig, type Config } from '../server/core/config.js';
 import { emailChangeNoticeMail } from '../server/mail/templates.js';
 import { api } from './helpers/http.js';
 import { TASKMASTERD_BIN, baseEnv, runProcess, type CliResult } from './helpers/cli.js';

@@ -7,7 +7,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { DAEMON_HELP } from '../server/config.js';
+import { DAEMON_HELP } from '../server/core/config.js';
 import { TASKMASTERD_BIN, baseEnv } from './helpers/cli.js';
 
 /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { Logger } from 'pino';
-import type { SmtpSettings } from '../config.js';
+import type { SmtpSettings } from '../core/config.js';
 
 export interface OutgoingMail {
   id: number;

@@ -15,7 +15,7 @@ import autocannon from 'autocannon';
 import { migrateToLatest, openDatabase, type Database } from '../../db/connection.js';
 import { enqueueMail } from '../../server/mail/outbox.js';
 import { verificationMail } from '../../server/mail/templates.js';
-import { threadPoolSizeFor } from '../../server/secrets.js';
+import { threadPoolSizeFor } from '../../server/core/secrets.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 
 const TARGET = fileURLToPath(new URL('./target.ts', import.meta.url));

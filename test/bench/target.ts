@@ -21,7 +21,7 @@ import bcrypt from 'bcrypt';
 import Koa from 'koa';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
-import { hashPassword, newSessionToken, randomToken, sha256Hex } from '../../server/secrets.js';
+import { hashPassword, newSessionToken, randomToken, sha256Hex } from '../../server/core/secrets.js';
 
 type Message =
   | { type: 'stats' }
@@ -109,7 +109,7 @@ async function daemon(seed: number, cost: number, databaseUrl?: string): Promise
     seeder.once('exit', (code) => code !== 0 && reject(new Error(`seeding exited ${code}`)));
   });
   const { startDaemon } = (await import(new URL('../../dist/server/main.js', import.meta.url).href)) as typeof import('../../server/main.js');
-  const { readConfig } = await import('../../server/config.js');
+  const { readConfig } = await import('../../server/core/config.js');
   const env = { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: String(cost), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
   const result = readConfig([], env);
   if (result.kind !== 'run') throw new Error('config');
@@ -166,7 +166,7 @@ interface SenderControl {
  */
 async function sender(databaseUrl: string, smtpUrl: string): Promise<SenderControl> {
   const { openDatabase } = await import('../../db/connection.js');
-  const { readConfig } = await import('../../server/config.js');
+  const { readConfig } = await import('../../server/core/config.js');
   const { MailSender } = await import('../../server/mail/sender.js');
   const { smtpTransport } = await import('../../server/mail/transports.js');
   const result = readConfig([], { PORT: '0', TASKMASTER_DATA_DIR: mkdtempSync(join(tmpdir(), 'taskmaster-bench-sender-')), DATABASE_URL: databaseUrl, SMTP_URL: smtpUrl });

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { readConfig, type Config } from '../../server/config.js';
+import { readConfig, type Config } from '../../server/core/config.js';
 import { startDaemon, type Daemon, type StartOptions } from '../../server/main.js';
 import { MAIL_WAIT_MS, startSmtp, tokenOf, type SmtpReceiver } from './smtp.js';
 import { api } from './http.js';

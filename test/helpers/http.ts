@@ -186,6 +186,6 @@ function formatErrors(errors: ErrorObject[] | null | undefined): string {
 let description: ApiDescription | undefined;
 /** Throws unless server/openapi.json documents this answer to `method path` (the path without its query). */
 export function checkAgainstDocument(method: string, path: string, reply: Parameters<ApiDescription['check']>[2]): void {
-  description ??= new ApiDescription(JSON.parse(readFileSync(new URL('../../server/openapi.json', import.meta.url), 'utf8')) as Json);
+  description ??= new ApiDescription(JSON.parse(readFileSync(new URL('../../server/reference/openapi.json', import.meta.url), 'utf8')) as Json);
   description.check(method.toUpperCase(), path, reply);
 }

@@ -11,7 +11,7 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { threadPoolSizeFor } from '../../../server/secrets.js';
+import { threadPoolSizeFor } from '../../../server/core/secrets.js';
 
 const PEERS = fileURLToPath(new URL('.', import.meta.url));
 const TARGET = fileURLToPath(new URL('../target.ts', import.meta.url));

@@ -1,0 +1,48 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { lookAtEmailToken } from './email-tokens.js';
+import { HttpError } from '../core/errors.js';
+import { activatedPage, alreadyActivePage, confirmPage, emailChangedPage, emailTakenPage, invalidTokenPage, sendPage, tooManyPage } from '../core/html.js';
+import type { VerifyResponse } from '../contract/api.js';
+import { TOKEN_MAX } from '../contract/rules.js';
+import { isFormPost, jsonBody, jsonOrFormBody } from '../core/body.js';
+import { requestBody, type Services } from '../core/request.js';
+
+export function verifyRoutes(router: Router, services: Services): void {
+  // The link from the email (verification and email change alike). Opening it changes nothing,
+  // whoever opens it: mail scanners fetch every link, so only the page's button (a form POST) acts.
+  // An unknown or expired token gets its 400 page at once, with nothing to press.
+  router.get('/v1/verify', async (ctx) => {
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token.trim() : '';
+    const look = token === '' || token.length > TOKEN_MAX ? 'invalid' : await lookAtEmailToken(services.db, token, services.clock());
+    if (look === 'usable') sendPage(ctx, 200, confirmPage(token));
+    else sendPage(ctx, 400, invalidTokenPage(look === 'expired'));
+  });
+
+  router.post('/v1/verify', jsonOrFormBody, async (ctx) => {
+    if (isFormPost(ctx)) return confirmFromPage(ctx, services);
+    const { kind, user } = await services.accounts.verify(requestBody(ctx), ctx.ip, ctx.get('User-Agent') || null);
+    ctx.body = { user, outcome: kind } satisfies VerifyResponse;
+  });
+
+  router.post('/v1/verify/resend', jsonBody, async (ctx) => {
+    await services.accounts.resend(requestBody(ctx), ctx.ip);
+    ctx.status = 202;
+    ctx.body = { status: 'accepted', detail: 'If that account exists and is not verified yet, a new email is on its way.' };
+  });
+}
+
+/** The Confirm button pressed: a page, never JSON, whatever happens. */
+async function confirmFromPage(ctx: Context, services: Services): Promise<void> {
+  try {
+    const { kind, user } = await services.accounts.verify(requestBody(ctx), ctx.ip, ctx.get('User-Agent') || null);
+    const page = kind === 'activated' ? activatedPage(user.username) : kind === 'email_changed' ? emailChangedPage(user.email) : alreadyActivePage();
+    sendPage(ctx, 200, page);
+  } catch (error) {
+    if (!(error instanceof HttpError) || error.status >= 500) throw error;
+    ctx.set(error.headers);
+    if (error.status === 429) sendPage(ctx, 429, tooManyPage(Number(error.headers['Retry-After'] ?? 60)));
+    else if (error.code === 'email_taken') sendPage(ctx, 409, emailTakenPage());
+    else sendPage(ctx, 400, invalidTokenPage(error.code === 'expired_token'));
+  }
+}

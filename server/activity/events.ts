@@ -1,0 +1,41 @@
+// The account's security events: what happened, when, from where. State: in the database; an
+// event row is written in the same transaction as the change it records, so both commit or neither.
+import type { Knex } from 'knex';
+import type { AccountEvent, AccountEventType } from '../contract/api.js';
+
+/** Who is asking: the client address (see TRUST_PROXY) and its User-Agent, as the request gave them. */
+export interface RequestInfo {
+  address: string;
+  userAgent: string | null;
+}
+
+export const EVENT_RETENTION_MS = 90 * 24 * 60 * 60 * 1000;
+const USER_AGENT_MAX = 256;
+
+/** A User-Agent as stored: trimmed, control characters dropped, at most 256 characters. */
+export function storedUserAgent(userAgent: string | undefined | null): string | null {
+  const cleaned = (userAgent ?? '').replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, USER_AGENT_MAX);
+  return cleaned === '' ? null : cleaned;
+}
+
+export async function recordEvent(trx: Knex | Knex.Transaction, userId: string, type: AccountEventType, request: RequestInfo, at: number): Promise<void> {
+  await trx('account_events').insert({ user_id: userId, type, at, address: request.address.slice(0, 64), user_agent: storedUserAgent(request.userAgent) });
+}
+
+/** Newest first, the last 90 days. */
+export async function listEvents(knex: Knex, userId: string, now: number): Promise<AccountEvent[]> {
+  const rows = await knex('account_events')
+    .select('type', 'at', 'address', 'user_agent')
+    .where('user_id', userId)
+    .where('at', '>', now - EVENT_RETENTION_MS)
+    .orderBy([
+      { column: 'at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ]);
+  return rows.map((row) => ({ type: row.type as AccountEventType, at: new Date(Number(row.at)).toISOString(), address: row.address ?? null, userAgent: row.user_agent ?? null }));
+}
+
+/** Deletes events past their 90 days; run with the hourly sweep. */
+export function deleteOldEvents(knex: Knex, now: number): Promise<number> {
+  return knex('account_events').where('at', '<=', now - EVENT_RETENTION_MS).delete();
+}

@@ -1,0 +1,249 @@
+// Throttling with rate-limiter-flexible. State: in the database (db/rate-limits.ts), shared by
+// every daemon and kept across restarts; an in-memory twin answers only while the database is
+// unreachable. Numbers and their sources are in SECURITY.md, and the tests hold each of them.
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import type { Database } from '../../db/connection.js';
+import { databaseLimiter } from '../../db/rate-limits.js';
+import { HttpError } from './errors.js';
+
+export interface ThrottleLimits {
+  /** Consecutive failed logins for one account from one address before a block. */
+  loginFailuresPerAccountAndAddress: number;
+  /** The first such block; each next one doubles, up to longestLoginBlockSeconds. */
+  firstLoginBlockSeconds: number;
+  longestLoginBlockSeconds: number;
+  /** Failed logins for one account from all addresses per hour (ASVS V2.2.1: at most 100). */
+  loginFailuresPerAccountPerHour: number;
+  accountBlockSeconds: number;
+  /** Failed logins from one address across all accounts per hour (credential stuffing). */
+  loginFailuresPerAddressPerHour: number;
+  registrationsPerAddressPerHour: number;
+  verifyFailuresPerAddressPer15Min: number;
+  resendsPerAddressPerHour: number;
+  /** Mails a resend may send to one address per hour; more are dropped silently (still 202). */
+  resendMailsPerEmailPerHour: number;
+  /** Password reset requests from one address per hour (then 429). */
+  forgotsPerAddressPerHour: number;
+  /** Reset mails to one email per hour; more are dropped silently (still 202). */
+  resetMailsPerEmailPerHour: number;
+  /** Unknown, used or expired reset tokens from one address per 15 minutes. */
+  resetFailuresPerAddressPer15Min: number;
+}
+
+const HOUR = 3600;
+
+export const DEFAULT_LIMITS: ThrottleLimits = {
+  loginFailuresPerAccountAndAddress: 10,
+  firstLoginBlockSeconds: 60,
+  longestLoginBlockSeconds: 15 * 60,
+  loginFailuresPerAccountPerHour: 100,
+  accountBlockSeconds: 15 * 60,
+  loginFailuresPerAddressPerHour: 100,
+  registrationsPerAddressPerHour: 200,
+  verifyFailuresPerAddressPer15Min: 50,
+  resendsPerAddressPerHour: 20,
+  resendMailsPerEmailPerHour: 5,
+  forgotsPerAddressPerHour: 20,
+  resetMailsPerEmailPerHour: 5,
+  resetFailuresPerAddressPer15Min: 50,
+};
+
+/** "60 minutes", "15 minutes", "1 minute", "45 seconds": how a person reads a wait. */
+export function describeWait(seconds: number): string {
+  if (seconds < 90) return `${seconds} second${seconds === 1 ? '' : 's'}`;
+  const minutes = Math.ceil(seconds / 60);
+  return `${minutes} minutes`;
+}
+
+function rateLimited(msBeforeNext: number, what: string): HttpError {
+  const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+  return new HttpError(429, 'rate_limited', `Too many ${what}. Try again in ${describeWait(seconds)}.`, undefined, { 'Retry-After': String(seconds) });
+}
+
+async function consumeOrRefuse(limiter: RateLimiterAbstract, key: string, what: string): Promise<void> {
+  try {
+    await limiter.consume(key);
+  } catch (result) {
+    if (result instanceof RateLimiterRes) throw rateLimited(result.msBeforeNext, what);
+    throw result;
+  }
+}
+
+/** consume() that reports the count instead of rejecting once the points are spent. */
+async function count(limiter: RateLimiterAbstract, key: string): Promise<RateLimiterRes> {
+  return limiter.consume(key).catch((result: unknown) => {
+    if (result instanceof RateLimiterRes) return result;
+    throw result;
+  });
+}
+
+/** Milliseconds left of a spent (or blocked) key, 0 when it may go on. */
+async function waitOf(limiter: RateLimiterAbstract, key: string): Promise<number> {
+  const result = await limiter.get(key);
+  return result && result.remainingPoints <= 0 ? result.msBeforeNext : 0;
+}
+
+export interface LoginAttempt {
+  emailKey: string;
+  address: string;
+  /**
+   * The client showed a valid device token for this account, or is re-entering its password in a
+   * live session (see SECURITY.md, "Lockout").
+   */
+  knownDevice: boolean;
+  /** Set by checkLogin: the counts this attempt reached, settled by loginFailed or loginSucceeded. */
+  counted?: { pair: number; account: number | undefined } | undefined;
+}
+
+export class Throttle {
+  private readonly pair: RateLimiterAbstract;
+  private readonly pairBlocks: RateLimiterAbstract;
+  private readonly account: RateLimiterAbstract;
+  private readonly address: RateLimiterAbstract;
+  private readonly registrations: RateLimiterAbstract;
+  private readonly verifyFailures: RateLimiterAbstract;
+  private readonly resends: RateLimiterAbstract;
+  private readonly resendMails: RateLimiterAbstract;
+  private readonly forgots: RateLimiterAbstract;
+  private readonly resetMails: RateLimiterAbstract;
+  private readonly resetFailures: RateLimiterAbstract;
+
+  constructor(
+    db: Database,
+    private readonly limits: ThrottleLimits = DEFAULT_LIMITS,
+  ) {
+    const limiter = (keyPrefix: string, points: number, duration: number) => databaseLimiter(db, { keyPrefix, points, duration });
+    this.pair = limiter('login_pair', limits.loginFailuresPerAccountAndAddress, HOUR);
+    // How many blocks a pair has had lately: the next block doubles with each.
+    this.pairBlocks = limiter('login_pair_blocks', 1_000_000, 24 * HOUR);
+    this.account = limiter('login_account', limits.loginFailuresPerAccountPerHour, HOUR);
+    this.address = limiter('login_address', limits.loginFailuresPerAddressPerHour, HOUR);
+    this.registrations = limiter('register', limits.registrationsPerAddressPerHour, HOUR);
+    this.verifyFailures = limiter('verify', limits.verifyFailuresPerAddressPer15Min, 15 * 60);
+    this.resends = limiter('resend', limits.resendsPerAddressPerHour, HOUR);
+    this.resendMails = limiter('resend_mail', limits.resendMailsPerEmailPerHour, HOUR);
+    this.forgots = limiter('forgot', limits.forgotsPerAddressPerHour, HOUR);
+    this.resetMails = limiter('reset_mail', limits.resetMailsPerEmailPerHour, HOUR);
+    this.resetFailures = limiter('reset_token', limits.resetFailuresPerAddressPer15Min, 15 * 60);
+  }
+
+  /**
+   * Counts a login attempt before any password work, and refuses it (429) when one of its keys is
+   * over its limit or blocked. Counting first, not after a failure, is what holds a burst: of 300
+   * parallel guesses only the first 10 reach bcrypt. A known device is not held by (nor counted
+   * against, until it fails) the account-wide limit that strangers elsewhere can spend; its own
+   * account-and-address limit and its address's limit still apply.
+   */
+  async checkLogin(attempt: LoginAttempt): Promise<void> {
+    const { limits } = this;
+    const pairKey = `${attempt.emailKey}|${attempt.address}`;
+    const [pair, account, fromAddress] = await Promise.all([
+      count(this.pair, pairKey),
+      attempt.knownDevice ? undefined : count(this.account, attempt.emailKey),
+      count(this.address, attempt.address),
+    ]);
+    attempt.counted = { pair: pair.consumedPoints, account: account?.consumedPoints };
+    // Over a limit but not (yet) blocked, as in a burst: the wait is at most the block to come.
+    const pairOver = pair.consumedPoints > limits.loginFailuresPerAccountAndAddress;
+    const accountOver = account !== undefined && account.consumedPoints > limits.loginFailuresPerAccountPerHour;
+    const addressOver = fromAddress.consumedPoints > limits.loginFailuresPerAddressPerHour;
+    const wait = Math.max(
+      pairOver ? Math.min(pair.msBeforeNext, limits.longestLoginBlockSeconds * 1000) : 0,
+      accountOver ? Math.min(account.msBeforeNext, limits.accountBlockSeconds * 1000) : 0,
+      addressOver ? fromAddress.msBeforeNext : 0,
+    );
+    if (wait > 0) {
+      // A refused attempt never reaches a password check, so the limits it was not refused by get
+      // their point back: an owner waiting out a lock strangers caused does not spend their own
+      // pair's limit meanwhile. A key that is over stays over (giving points back there would
+      // undo part of a block set meanwhile, and let a burst slip in).
+      attempt.counted = undefined;
+      await Promise.all([
+        pairOver ? undefined : this.pair.reward(pairKey, 1),
+        account && !accountOver ? this.account.reward(attempt.emailKey, 1) : undefined,
+        addressOver ? undefined : this.address.reward(attempt.address, 1),
+      ]);
+      throw rateLimited(wait, 'failed logins');
+    }
+  }
+
+  /**
+   * After a wrong password. The failure that spent a pair's points blocks that pair for 1 minute,
+   * doubling with each block up to 15; the one that spent the account's hourly points blocks the
+   * account for 15 minutes. After a block the counts start again from zero.
+   */
+  async loginFailed(attempt: LoginAttempt): Promise<void> {
+    const { limits } = this;
+    const { emailKey, address, counted } = attempt;
+    if (!counted) return;
+    const pairKey = `${emailKey}|${address}`;
+    const accountCount = counted.account ?? (await count(this.account, emailKey)).consumedPoints;
+    await Promise.all([
+      accountCount === limits.loginFailuresPerAccountPerHour ? this.account.block(emailKey, limits.accountBlockSeconds) : undefined,
+      (async () => {
+        if (counted.pair !== limits.loginFailuresPerAccountAndAddress) return;
+        const blocks = await count(this.pairBlocks, pairKey);
+        const seconds = Math.min(limits.longestLoginBlockSeconds, limits.firstLoginBlockSeconds * 2 ** (blocks.consumedPoints - 1));
+        await this.pair.block(pairKey, seconds);
+      })(),
+    ]);
+  }
+
+  /** After the right password: the attempt gives its points back, and the pair's count starts again. */
+  async loginSucceeded(attempt: LoginAttempt): Promise<void> {
+    const { emailKey, address, counted } = attempt;
+    if (!counted) return;
+    await Promise.all([
+      this.pair.delete(`${emailKey}|${address}`),
+      counted.account !== undefined ? this.account.reward(emailKey, 1) : undefined,
+      this.address.reward(address, 1),
+    ]);
+  }
+
+  registration(address: string): Promise<void> {
+    return consumeOrRefuse(this.registrations, address, 'registrations from your address');
+  }
+
+  async checkVerify(address: string): Promise<void> {
+    const wait = await waitOf(this.verifyFailures, address);
+    if (wait > 0) throw rateLimited(wait, 'invalid tokens');
+  }
+
+  async verifyFailed(address: string): Promise<void> {
+    await count(this.verifyFailures, address);
+  }
+
+  resend(address: string): Promise<void> {
+    return consumeOrRefuse(this.resends, address, 'verification emails requested');
+  }
+
+  /** True when another mail may go to this address now. */
+  async resendMailAllowed(emailKey: string): Promise<boolean> {
+    return this.resendMails.consume(emailKey).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /** A password reset request; keyed on the address only, never on whether the account exists. */
+  forgot(address: string): Promise<void> {
+    return consumeOrRefuse(this.forgots, address, 'password reset requests from your address');
+  }
+
+  /** True when another reset mail may go to this (normalised) email now; asked for every email, known or not. */
+  resetMailAllowed(emailKey: string): Promise<boolean> {
+    return this.resetMails.consume(emailKey).then(
+      () => true,
+      () => false,
+    );
+  }
+
+  async checkResetToken(address: string): Promise<void> {
+    const wait = await waitOf(this.resetFailures, address);
+    if (wait > 0) throw rateLimited(wait, 'reset tokens that did not work');
+  }
+
+  async resetTokenFailed(address: string): Promise<void> {
+    await count(this.resetFailures, address);
+  }
+}

@@ -1,0 +1,63 @@
+import type Router from '@koa/router';
+import type { Context } from 'koa';
+import { HttpError } from '../core/errors.js';
+import { passwordResetPage, resetFormPage, resetLinkInvalidPage, sendPage, tooManyPage } from '../core/html.js';
+import { invalidResetToken } from './passwords.js';
+import type { AcceptedResponse, PasswordChangeResponse, ResetTokenInfo, UserResponse } from '../contract/api.js';
+import { isFormPost, jsonBody, jsonOrFormBody } from '../core/body.js';
+import { requestBody, requestInfo, requireSession, type Services } from '../core/request.js';
+
+export function passwordRoutes(router: Router, services: Services): void {
+  router.post('/v1/password/forgot', jsonBody, async (ctx) => {
+    await services.passwords.forgot(requestBody(ctx), requestInfo(ctx));
+    ctx.status = 202;
+    ctx.body = { status: 'accepted', detail: 'If an account has this email, a reset email is on its way. Its link and token work for 30 minutes.' } satisfies AcceptedResponse;
+  });
+
+  // The link from the reset email: a form, nothing more. GET and HEAD change nothing (mail
+  // scanners open links); a link that would not work says so at once, with the way on. Asked for
+  // JSON (the CLI, before it asks for the new password), it says whose account the token is for.
+  router.get('/v1/password/reset', async (ctx) => {
+    ctx.vary('Accept');
+    const token = typeof ctx.query.token === 'string' ? ctx.query.token : '';
+    const target = await services.passwords.resetTarget(token);
+    if (ctx.accepts('html', 'json') === 'json') {
+      if (!target) throw invalidResetToken();
+      ctx.body = target satisfies ResetTokenInfo;
+    } else if (target) sendPage(ctx, 200, resetFormPage({ token: token.trim(), ...target }));
+    else sendPage(ctx, 400, resetLinkInvalidPage());
+  });
+
+  router.post('/v1/password/reset', jsonOrFormBody, async (ctx) => {
+    if (isFormPost(ctx)) return resetFromPage(ctx, services);
+    ctx.body = { user: await services.passwords.reset(requestBody(ctx), requestInfo(ctx)) } satisfies UserResponse;
+  });
+
+  router.post('/v1/me/password', jsonBody, async (ctx) => {
+    const auth = await requireSession(ctx, services);
+    ctx.body = (await services.passwords.change(auth, requestBody(ctx), requestInfo(ctx))) satisfies PasswordChangeResponse;
+  });
+}
+
+/** The reset form submitted: a page, never JSON. A mismatch or a weak password shows the form again, token kept. */
+async function resetFromPage(ctx: Context, services: Services): Promise<void> {
+  const fields = requestBody(ctx) as Record<string, unknown>;
+  const token = typeof fields.token === 'string' ? fields.token.trim() : '';
+  const password = typeof fields.password === 'string' ? fields.password : '';
+  const again = async (problem: string) => {
+    const target = await services.passwords.resetTarget(token);
+    if (target) sendPage(ctx, 400, resetFormPage({ token, ...target, problem }));
+    else sendPage(ctx, 400, resetLinkInvalidPage());
+  };
+  if (password !== (typeof fields.confirm === 'string' ? fields.confirm : '')) return again('The two passwords do not match. Type the new password twice.');
+  try {
+    const user = await services.passwords.reset({ token, password }, requestInfo(ctx));
+    sendPage(ctx, 200, passwordResetPage(user.username));
+  } catch (error) {
+    if (!(error instanceof HttpError) || error.status >= 500) throw error;
+    ctx.set(error.headers);
+    if (error.status === 429) sendPage(ctx, 429, tooManyPage(Number(error.headers['Retry-After'] ?? 60)));
+    else if (error.code === 'invalid_input') await again(Object.values(error.errors ?? {})[0] ?? error.detail);
+    else sendPage(ctx, 400, resetLinkInvalidPage());
+  }
+}

@@ -1,0 +1,264 @@
+// Sessions: the per-request token check, the list, logout and revocation. No Koa here.
+// (Logging in, which creates a session, is server/login.ts.)
+//
+// State: sessions live in the database. Each daemon keeps a cache of token → session and
+// id → user in front of it, for the /v1/me hot path. Invalidation, written here next to the cache:
+// - every way a session ends or a user changes goes through this module, which drops the local
+//   entry at once and publishes the change on the invalidation channel (PostgreSQL NOTIFY, sent at
+//   commit), so every other daemon drops it too;
+// - an entry lives at most CACHE_TTL_MS, so a lost notification is bounded;
+// - while the channel is not live (the listening connection is down) the cache is not used at
+//   all, and it is emptied whenever that connection is lost or comes back.
+import type { Knex } from 'knex';
+import { HttpError } from '../core/errors.js';
+import { deleteOldEvents, recordEvent, type RequestInfo } from '../activity/events.js';
+import { sha256Hex } from '../core/secrets.js';
+import { findUser, toUser, type ServiceDeps } from '../accounts/users.js';
+import { SESSION_TOKEN_PREFIX, type SessionInfo, type User } from '../contract/api.js';
+
+interface CachedSession {
+  userId: string;
+  publicId: string;
+  expiresAt: number;
+  lastUsedAt: number;
+  cachedAt: number;
+}
+
+interface CachedUser {
+  user: User;
+  cachedAt: number;
+}
+
+/** How long a cached session or user may be served without asking the database again. */
+export const CACHE_TTL_MS = 5_000;
+
+export interface Authenticated {
+  user: User;
+  tokenHash: string;
+  /** The session's public id (as `GET /v1/sessions` lists it). */
+  sessionId: string;
+}
+
+export type RevokeScope = 'others' | 'all';
+
+/** `last_used_at` is written at most this often per session, so the hot path stays a cache hit. */
+const LAST_USED_GRANULARITY_MS = 60_000;
+
+const MAX_CACHED = 50_000;
+// The shape of a real token (prefix + 32 bytes of base64url); anything else is refused without a query.
+const TOKEN_SHAPE = new RegExp(`^${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{43}$`);
+
+export class SessionStore {
+  private readonly sessions = new Map<string, CachedSession>();
+  private readonly users = new Map<string, CachedUser>();
+  /** Counts invalidations; see cacheable(). */
+  private generation = 0;
+  constructor(private readonly deps: ServiceDeps) {}
+
+  /** The user behind an `Authorization: Bearer` header, or 401. */
+  async authenticate(authorization: string | undefined): Promise<Authenticated> {
+    const token = /^Bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
+    if (!token) throw unauthenticated('Log in first: send Authorization: Bearer <token>.');
+    if (!TOKEN_SHAPE.test(token)) throw unauthenticated('This session token is not valid. Log in again.');
+    const tokenHash = sha256Hex(token);
+    const session = this.fresh(this.sessions.get(tokenHash)) ?? (await this.loadSession(tokenHash));
+    if (!session) throw unauthenticated('This session has ended. Log in again.');
+    if (session.expiresAt <= this.deps.clock()) {
+      await this.revoke(tokenHash);
+      throw unauthenticated('This session has expired. Log in again.');
+    }
+    const user = this.fresh(this.users.get(session.userId))?.user ?? (await this.loadUser(session.userId));
+    if (!user) throw unauthenticated('This account no longer exists.');
+    const now = this.deps.clock();
+    if (now - session.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
+      session.lastUsedAt = now;
+      // Each daemon caches its own copy: the condition keeps it to one write a minute across all of them.
+      await this.deps.db
+        .knex('sessions')
+        .where('token_hash', tokenHash)
+        .where((stale) => stale.whereNull('last_used_at').orWhere('last_used_at', '<=', now - LAST_USED_GRANULARITY_MS))
+        .update({ last_used_at: now });
+    }
+    return { user, tokenHash, sessionId: session.publicId };
+  }
+
+  /** Logout: ends the calling session and records it. */
+  async logout(auth: Authenticated, request: RequestInfo): Promise<void> {
+    await this.deps.db.knex.transaction(async (trx) => {
+      if (await this.endSession(trx, auth.tokenHash)) await recordEvent(trx, auth.user.id, 'logout', request, this.deps.clock());
+    });
+  }
+
+  /** The user's live sessions, newest first, the caller's marked. */
+  async list(auth: Authenticated): Promise<SessionInfo[]> {
+    const now = this.deps.clock();
+    const rows = await this.deps.db
+      .knex('sessions')
+      .select('token_hash', 'public_id', 'created_at', 'last_used_at', 'expires_at', 'address', 'user_agent')
+      .where('user_id', auth.user.id)
+      .where('expires_at', '>', now)
+      .orderBy([
+        { column: 'created_at', order: 'desc' },
+        { column: 'id', order: 'desc' },
+      ]);
+    const iso = (ms: unknown) => new Date(Number(ms)).toISOString();
+    return rows.map((row) => ({
+      id: String(row.public_id),
+      current: row.token_hash === auth.tokenHash,
+      createdAt: iso(row.created_at),
+      lastUsedAt: iso(row.token_hash === auth.tokenHash ? Math.max(Number(row.last_used_at ?? row.created_at), now) : (row.last_used_at ?? row.created_at)),
+      expiresAt: iso(row.expires_at),
+      address: row.address ?? null,
+      userAgent: row.user_agent ?? null,
+    }));
+  }
+
+  /** Ends one of the user's sessions by its public id; another user's id is as unknown as a made-up one. */
+  async revokeById(auth: Authenticated, publicId: string, request: RequestInfo): Promise<void> {
+    const ended = await this.deps.db.knex.transaction(async (trx) => {
+      const row = await trx('sessions').where({ user_id: auth.user.id, public_id: publicId }).first('id', 'token_hash');
+      if (!row) return false;
+      await this.endSession(trx, String(row.token_hash));
+      await recordEvent(trx, auth.user.id, 'session_revoked', request, this.deps.clock());
+      return true;
+    });
+    if (!ended) throw new HttpError(404, 'not_found', 'No session of yours has this id. List them with `taskmaster sessions`.');
+  }
+
+  /** Ends the user's other sessions, or all of them with the caller's; returns how many ended. */
+  async revokeScope(auth: Authenticated, scope: RevokeScope, request: RequestInfo): Promise<number> {
+    return this.deps.db.knex.transaction(async (trx) => {
+      const revoked = await this.endUserSessions(trx, auth.user.id, scope === 'others' ? auth.tokenHash : undefined);
+      if (revoked > 0) await recordEvent(trx, auth.user.id, scope === 'all' ? 'logout' : 'session_revoked', request, this.deps.clock());
+      return revoked;
+    });
+  }
+
+  /** Ends every session of the user, inside the caller's transaction (password reset, account deletion). */
+  endAllSessions(trx: Knex.Transaction, userId: string): Promise<number> {
+    return this.endUserSessions(trx, userId);
+  }
+
+  /** Ends one session: the row, this daemon's cache entry and every other daemon's go together. */
+  async revoke(tokenHash: string): Promise<void> {
+    await this.deps.db.knex.transaction((trx) => this.endSession(trx, tokenHash));
+  }
+
+  /**
+   * The one way a session ends: this daemon's cache entry goes at once (should the transaction
+   * roll back, it is only read again), the row goes in `trx`, and the other daemons hear of it at
+   * commit. True when there was such a session.
+   */
+  private async endSession(trx: Knex.Transaction, tokenHash: string): Promise<boolean> {
+    this.generation++;
+    this.sessions.delete(tokenHash);
+    const deleted = await trx('sessions').where('token_hash', tokenHash).delete();
+    if (deleted > 0) await this.deps.invalidations.publish(trx, `session:${tokenHash}`);
+    return deleted > 0;
+  }
+
+  /** The same for all the user's sessions, or all but `keepTokenHash`; how many ended. */
+  private async endUserSessions(trx: Knex.Transaction, userId: string, keepTokenHash?: string): Promise<number> {
+    this.dropUser(userId);
+    const query = trx('sessions').where('user_id', userId);
+    const ended = await (keepTokenHash === undefined ? query : query.whereNot('token_hash', keepTokenHash)).delete();
+    await this.deps.invalidations.publish(trx, `user:${userId}`);
+    return ended;
+  }
+
+  /** After a change to the user row, the next request on any daemon reads it again. */
+  async forgetUser(userId: string, trx: Knex | Knex.Transaction = this.deps.db.knex): Promise<void> {
+    this.dropUser(userId);
+    await this.deps.invalidations.publish(trx, `user:${userId}`);
+  }
+
+  /** A message from the invalidation channel (see the top of this file). */
+  invalidated(payload: string): void {
+    this.generation++;
+    const [kind, key] = [payload.slice(0, payload.indexOf(':')), payload.slice(payload.indexOf(':') + 1)];
+    if (kind === 'session') this.sessions.delete(key);
+    else if (kind === 'user') this.dropUser(key);
+  }
+
+  /** Forgets everything cached (the channel may have missed messages). */
+  dropCaches(): void {
+    this.generation++;
+    this.sessions.clear();
+    this.users.clear();
+  }
+
+  /**
+   * Ends every session of the user but one, inside the caller's transaction. The cache entries go
+   * at once: should the transaction roll back, they are only read again from the database.
+   */
+  endOtherSessions(trx: Knex.Transaction, userId: string, keepTokenHash: string): Promise<number> {
+    return this.endUserSessions(trx, userId, keepTokenHash);
+  }
+
+  /** Deletes expired sessions; run now and then so the table does not grow forever. */
+  async deleteExpired(): Promise<number> {
+    const now = this.deps.clock();
+    for (const [hash, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(hash);
+    await deleteOldEvents(this.deps.db.knex, now);
+    return this.deps.db.knex('sessions').where('expires_at', '<=', now).delete();
+  }
+
+  /** The user's cached user row and sessions go (their sessions are read again on next use). */
+  private dropUser(userId: string): void {
+    this.generation++;
+    this.users.delete(userId);
+    for (const [hash, session] of this.sessions) if (session.userId === userId) this.sessions.delete(hash);
+  }
+
+  /**
+   * A row read from the database may be cached only if no invalidation arrived while it was read
+   * (it could be the row that was just revoked) and invalidations are arriving at all.
+   */
+  private cacheable(generationBeforeRead: number): boolean {
+    return this.generation === generationBeforeRead && this.deps.invalidations.live;
+  }
+
+  /** A cache entry that may still be served: young enough, and only while invalidations arrive. */
+  private fresh<T extends { cachedAt: number }>(entry: T | undefined): T | undefined {
+    if (!entry || !this.deps.invalidations.live) return undefined;
+    return this.deps.clock() - entry.cachedAt < CACHE_TTL_MS ? entry : undefined;
+  }
+
+  private async loadSession(tokenHash: string): Promise<CachedSession | undefined> {
+    const generation = this.generation;
+    const row = await this.deps.db.knex('sessions').select('user_id', 'public_id', 'expires_at', 'last_used_at', 'created_at').where('token_hash', tokenHash).first();
+    if (!row) return undefined;
+    const session = {
+      userId: String(row.user_id),
+      publicId: String(row.public_id),
+      expiresAt: Number(row.expires_at),
+      lastUsedAt: Number(row.last_used_at ?? row.created_at),
+      cachedAt: this.deps.clock(),
+    };
+    if (this.cacheable(generation)) remember(this.sessions, tokenHash, session);
+    return session;
+  }
+
+  private async loadUser(userId: string): Promise<User | undefined> {
+    const generation = this.generation;
+    const row = await findUser(this.deps.db, { id: userId });
+    if (!row) return undefined;
+    const user = toUser(row);
+    if (this.cacheable(generation)) remember(this.users, userId, { user, cachedAt: this.deps.clock() });
+    return user;
+  }
+}
+
+/** Insertion-ordered Map as a simple bounded cache: the oldest entry goes first. */
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  if (map.size >= MAX_CACHED) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+  map.set(key, value);
+}
+
+function unauthenticated(detail: string): HttpError {
+  return new HttpError(401, 'unauthenticated', detail, undefined, { 'WWW-Authenticate': 'Bearer' });
+}
+
