@@ -2,8 +2,6 @@
 import { mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { openInvalidationChannel } from '../db/channel.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/connection.js';
@@ -14,8 +12,10 @@ import { Passwords } from './passwords/passwords.js';
 import { createApp } from './app.js';
 import { ConfigError, DAEMON_HELP, readConfig, type Config } from './core/config.js';
 import { MailSender } from './mail/sender.js';
-import { escapeHtml } from './mail/templates.js';
-import { MailDeliveryError, describeSmtp, outboxFolderTransport, redact, smtpTransport, type MailTransport } from './mail/transports.js';
+import { deleteOldEvents } from './activity/events.js';
+import { MailDeliveryError, describeSmtp, mailTransport, redact, type MailTransport } from './mail/transports.js';
+import { checkMailAndExit } from './commands/check-mail.js';
+import { migrateAndExit } from './commands/migrate.js';
 import { warmPasswordCheck } from './passwords/strength.js';
 import { randomToken, type RandomToken } from './core/secrets.js';
 import { SessionStore } from './sessions/store.js';
@@ -42,7 +42,7 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-const EXPIRED_SESSION_SWEEP_MS = 60 * 60 * 1000;
+const SWEEP_MS = 60 * 60 * 1000;
 const LOG_BATCH_BYTES = 4096;
 const LOG_FLUSH_MS = 500;
 
@@ -113,7 +113,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const accounts = new Accounts(deps, sessions);
   const passwords = new Passwords(deps, sessions);
   const accountDeletion = new AccountDeletion(deps, sessions);
-  const login = new Login(deps);
+  const login = new Login(deps, sessions);
   const transport = mailTransport(config, log);
   sender = new MailSender(db, transport, log, {
     clock,
@@ -141,7 +141,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const url = `http://${host}:${port}`;
   publicUrl = config.publicUrl ?? url;
   sender.start();
-  const sweep = setInterval(() => void sessions.deleteExpired().catch(() => undefined), EXPIRED_SESSION_SWEEP_MS);
+  // Hourly: expired sessions and events past their 90 days.
+  const sweep = setInterval(() => void Promise.all([sessions.deleteExpired(), deleteOldEvents(db.knex, clock())]).catch(() => undefined), SWEEP_MS);
   sweep.unref();
   log.info({ url, dataDir: config.dataDir, mail: config.smtp ? describeSmtp(config.smtp) : 'outbox folder' }, `listening on ${url}`);
   log.flush();
@@ -207,10 +208,6 @@ function listenFailure(error: NodeJS.ErrnoException, config: Config): string {
   return `cannot listen on ${config.host}:${config.port}: ${error.message}`;
 }
 
-function mailTransport(config: Config, log: Logger): MailTransport {
-  return config.smtp ? smtpTransport(config.smtp, config.mailFrom) : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mailFrom, log);
-}
-
 /** Connects and logs in once, after the listening line: a clear warning early, never a reason to stop. */
 function checkSmtpInBackground(transport: MailTransport, config: Config, log: Logger): void {
   const target = describeSmtp(config.smtp!);
@@ -224,72 +221,6 @@ function checkSmtpInBackground(transport: MailTransport, config: Config, log: Lo
       );
     },
   );
-}
-
-/** `taskmasterd --check-mail ADDRESS`: one test message with the configured settings; exit 0 accepted, 1 not. */
-async function checkMailAndExit(config: Config, to: string): Promise<void> {
-  for (const warning of config.warnings) process.stderr.write(`taskmasterd: warning: ${warning}\n`);
-  const outboxDir = join(config.dataDir, 'outbox');
-  const via = config.smtp ? describeSmtp(config.smtp) : `the outbox folder ${outboxDir} (SMTP_URL is not set)`;
-  const ehlo = config.smtp ? `, EHLO ${config.smtp.ehloName ?? 'the machine name (set PUBLIC_URL to choose it)'}` : '';
-  process.stdout.write(`Sending a test message to ${to} from ${config.mailFrom}\nthrough ${via}${ehlo}\n`);
-  const transport = mailTransport(config, pino({ level: 'silent' }));
-  const sentAt = new Date().toISOString();
-  const text = [
-    `This is a test message from taskmasterd --check-mail on ${hostname()}, sent at ${sentAt}.`,
-    `It went through ${via}.`,
-    '',
-    'If you can read it, the mail settings of TaskMaster work.',
-    '',
-  ].join('\n');
-  try {
-    const said = await transport.deliver({
-      id: 0,
-      messageId: `check.${Date.now()}`,
-      kind: 'check',
-      to,
-      subject: 'TaskMaster test message',
-      text,
-      html: `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>TaskMaster test message</title></head><body>${text
-        .split('\n\n')
-        .map((paragraph) => `<p>${escapeHtml(paragraph.trim())}</p>`)
-        .join('\n')}</body></html>\n`,
-      link: null,
-    });
-    process.stdout.write(
-      config.smtp
-        ? `accepted: the server answered ${said}\n(the server took the message; if it does not arrive, look in the server's log and the recipient's spam folder)\n`
-        : `${said}\n`,
-    );
-  } catch (error) {
-    const failure = error instanceof MailDeliveryError ? error : new MailDeliveryError(String((error as Error)?.message ?? error), false);
-    process.stderr.write(`taskmasterd: not delivered: ${failure.reason}\n${failure.details.hint ? `hint: ${failure.details.hint}\n` : ''}`);
-    process.exitCode = 1;
-  } finally {
-    transport.close();
-  }
-}
-
-/** `taskmasterd migrate`: applies pending migrations and exits (0 done, 1 failed). */
-async function migrateAndExit(config: Config): Promise<void> {
-  let db: Database;
-  try {
-    mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-    db = openDatabase(config.databaseUrl);
-  } catch (error) {
-    process.stderr.write(`taskmasterd: migrate failed: ${redact(String((error as Error)?.message ?? error), [])}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  try {
-    const applied = (await migrateToLatest(db)).length;
-    process.stdout.write(applied > 0 ? `applied ${applied} migration${applied === 1 ? '' : 's'}; the database is up to date\n` : 'the database is up to date\n');
-  } catch (error) {
-    process.stderr.write(`taskmasterd: migrate failed: ${(error as Error).message}\n`);
-    process.exitCode = 1;
-  } finally {
-    await db.close();
-  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

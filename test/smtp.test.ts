@@ -10,7 +10,7 @@ import { Writable } from 'node:stream';
 import test from 'ava';
 import pino from 'pino';
 import { ConfigError, readConfig, type Config } from '../server/core/config.js';
-import { emailChangeNoticeMail } from '../server/mail/templates.js';
+import { emailChangeNoticeMail } from '../server/accounts/mails.js';
 import { api } from './helpers/http.js';
 import { TASKMASTERD_BIN, baseEnv, runProcess, type CliResult } from './helpers/cli.js';
 import { identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';

@@ -5,10 +5,13 @@ import type { Knex } from 'knex';
 import { isUniqueViolation } from '../../db/connection.js';
 import { HttpError, invalidInput } from '../core/errors.js';
 import { enqueueMail } from '../mail/outbox.js';
-import { emailChangeMail, emailChangeNoticeMail, verificationMail, type MailContent } from '../mail/templates.js';
+import type { MailContent } from '../mail/templates.js';
+import { emailChangeMail, emailChangeNoticeMail, verificationMail } from './mails.js';
 import { hashPassword, newEmailToken, sha256Hex } from '../core/secrets.js';
 import { recordEvent, type RequestInfo } from '../activity/events.js';
-import { EMAIL_TOKEN_TTL_MS, findUser, toUser, type ServiceDeps, type UserRow } from './users.js';
+import type { ServiceDeps } from '../core/deps.js';
+import { EMAIL_TOKEN_TTL_MS, LINK_PURPOSES, cancelEmailTokens, claimEmailToken, findEmailToken, storeEmailToken, type NewEmailToken } from './email-tokens.js';
+import { confirmPendingEmail, emailUsedByAnother, findUser, insertUser, markEmailVerified, nameClashes, toUser, updateProfileColumns, type NewUserRow, type UserRow } from './users.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { User } from '../contract/api.js';
 import { passwordProblem } from '../passwords/strength.js';
@@ -34,21 +37,12 @@ export class Accounts {
     const emailKey = normalizeEmail(email);
     const usernameKey = normalizeUsername(username);
     // A cheap look first spares bcrypt for plain conflicts; the unique indexes decide races.
-    const clashes = await this.deps.db
-      .knex('users')
-      .select('username_normalized', 'email_normalized')
-      .where('username_normalized', usernameKey)
-      .orWhere('email_normalized', emailKey);
-    if (clashes.length > 0) {
-      throw conflict(
-        clashes.some((row) => row.username_normalized === usernameKey),
-        clashes.some((row) => row.email_normalized === emailKey),
-      );
-    }
+    const clashes = await nameClashes(this.deps.db, usernameKey, emailKey);
+    if (clashes.username || clashes.email) throw conflict(clashes.username, clashes.email);
 
     const passwordHash = await hashPassword(password, this.deps.bcryptCost);
     const now = this.deps.clock();
-    const row: UserRow & { username_normalized: string; email_normalized: string } = {
+    const row: NewUserRow = {
       id: randomUUID(),
       username,
       username_normalized: usernameKey,
@@ -63,7 +57,7 @@ export class Accounts {
     const mail = this.tokenMail(row, 'verify', email, now);
     try {
       await this.deps.db.knex.transaction(async (trx) => {
-        await trx('users').insert(row);
+        await insertUser(trx, row);
         await storeTokenMail(trx, mail, now);
       });
     } catch (error) {
@@ -103,7 +97,7 @@ export class Accounts {
     const mail = this.tokenMail(row, 'verify', row.email, now);
     await this.deps.db.knex.transaction(async (trx) => {
       // A new token replaces any unused one, so only the newest email works.
-      await trx('email_tokens').where({ user_id: row.id, purpose: 'verify' }).whereNull('used_at').delete();
+      await cancelEmailTokens(trx, row.id, 'verify', { unusedOnly: true });
       await storeTokenMail(trx, mail, now);
     });
     this.deps.mailQueued();
@@ -123,7 +117,7 @@ export class Accounts {
     const row = await findUser(this.deps.db, { id: userId });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
 
-    const changes: Record<string, unknown> = {};
+    const changes: ProfileChanges = {};
     if (username !== undefined && username !== row.username) {
       changes.username = username;
       changes.username_normalized = normalizeUsername(username);
@@ -139,24 +133,22 @@ export class Accounts {
       if (!(await currentPasswordMatches(this.deps.throttle, row, currentPassword ?? '', address))) {
         throw new HttpError(403, 'wrong_password', 'The current password is not right.', { currentPassword: 'The current password is not right.' });
       }
-      const taken = await knex('users').where('email_normalized', normalizeEmail(newEmail)).whereNot('id', userId).first('id');
-      if (taken) throw emailInUse();
+      if (await emailUsedByAnother(this.deps.db, normalizeEmail(newEmail), userId)) throw emailInUse();
       changes.pending_email = newEmail;
     }
 
     if (Object.keys(changes).length === 0) return toUser(row);
     const now = this.deps.clock();
-    changes.updated_at = now;
-    const shownName = (changes.username as string | undefined) ?? row.username;
+    const shownName = changes.username ?? row.username;
     const changeMail = newEmail === undefined ? undefined : this.tokenMail({ id: row.id, username: shownName }, 'email_change', newEmail, now);
     const notice = newEmail === undefined ? undefined : emailChangeNoticeMail({ username: shownName, newEmail, supportEmail: this.deps.supportEmail });
     try {
       await knex.transaction(async (trx) => {
-        await trx('users').where('id', userId).update(changes);
+        await updateProfileColumns(trx, userId, { ...changes, updated_at: now });
         if (changeMail && notice) {
-          await trx('email_tokens').where({ user_id: userId, purpose: 'email_change' }).whereNull('used_at').delete();
+          await cancelEmailTokens(trx, userId, 'email_change', { unusedOnly: true });
           // Reset tokens were sent to the old address: an email change cancels them.
-          await trx('email_tokens').where({ user_id: userId, purpose: 'password_reset' }).delete();
+          await cancelEmailTokens(trx, userId, 'password_reset');
           await storeTokenMail(trx, changeMail, now);
           await enqueueMail(trx, 'email_change_notice', row.email, notice, now);
           // The email is how an account is recovered: when it changes, other sessions end.
@@ -175,31 +167,29 @@ export class Accounts {
   private async useToken(token: string, request: RequestInfo): Promise<VerifyOutcome> {
     const { knex } = this.deps.db;
     // Only the tokens this link is for: a password reset token verifies nothing here.
-    const tokenRow = await knex('email_tokens').where('token_hash', sha256Hex(token)).whereIn('purpose', ['verify', 'email_change']).first();
+    const tokenRow = await findEmailToken(this.deps.db, token, LINK_PURPOSES);
     const invalid = new HttpError(400, 'invalid_token', 'This token is not valid. Ask for a new one with `taskmaster verify --resend`.');
     if (!tokenRow) throw invalid;
-    const user = await findUser(this.deps.db, { id: String(tokenRow.user_id) });
+    const user = await findUser(this.deps.db, { id: tokenRow.user_id });
     if (!user) throw invalid;
     const now = this.deps.clock();
-    const tokenEmail = normalizeEmail(String(tokenRow.email));
+    const tokenEmail = normalizeEmail(tokenRow.email);
 
     if (tokenRow.used_at !== null) {
       // A used link clicked again (mail scanners, a second click) says "already done" while it is fresh.
       const done = tokenRow.purpose === 'verify' ? user.email_verified_at !== null : true;
-      if (done && Number(tokenRow.expires_at) > now && normalizeEmail(user.email) === tokenEmail) {
+      if (done && tokenRow.expires_at > now && normalizeEmail(user.email) === tokenEmail) {
         return { kind: 'already_active', user: toUser(user) };
       }
       throw invalid;
     }
-    if (Number(tokenRow.expires_at) <= now) {
+    if (tokenRow.expires_at <= now) {
       throw new HttpError(400, 'expired_token', 'This token has expired. Ask for a new one with `taskmaster verify --resend`.');
     }
 
     if (tokenRow.purpose === 'verify') {
       await knex.transaction(async (trx) => {
-        const claimed = await trx('email_tokens').where({ id: tokenRow.id }).whereNull('used_at').update({ used_at: now });
-        if (claimed === 0) return;
-        await trx('users').where('id', user.id).whereNull('email_verified_at').update({ email_verified_at: now, updated_at: now });
+        if (await claimEmailToken(trx, tokenRow.id, now)) await markEmailVerified(trx, user.id, now);
       });
       await this.sessions.forgetUser(user.id);
       const wasActive = user.email_verified_at !== null;
@@ -207,18 +197,15 @@ export class Accounts {
     }
 
     // An email change: the pending address becomes the email once its owner proves it.
-    if (user.pending_email === null || normalizeEmail(user.pending_email) !== tokenEmail) throw invalid;
+    const pendingEmail = user.pending_email;
+    if (pendingEmail === null || normalizeEmail(pendingEmail) !== tokenEmail) throw invalid;
     try {
       await knex.transaction(async (trx) => {
         // Both conditional: a second confirm of the same token, or a newer change requested
         // meanwhile (which replaced this token and the pending address), changes nothing.
-        const claimed = await trx('email_tokens').where({ id: tokenRow.id }).whereNull('used_at').update({ used_at: now });
-        if (claimed === 0) throw invalid;
-        const changed = await trx('users')
-          .where({ id: user.id, pending_email: user.pending_email })
-          .update({ email: user.pending_email, email_normalized: tokenEmail, pending_email: null, email_verified_at: now, updated_at: now });
-        if (changed === 0) throw invalid;
-        await trx('email_tokens').where({ user_id: user.id, purpose: 'password_reset' }).delete();
+        if (!(await claimEmailToken(trx, tokenRow.id, now))) throw invalid;
+        if ((await confirmPendingEmail(trx, user.id, pendingEmail, tokenEmail, now)) === 0) throw invalid;
+        await cancelEmailTokens(trx, user.id, 'password_reset');
         await recordEvent(trx, user.id, 'email_changed', request, now);
       });
     } catch (error) {
@@ -238,7 +225,7 @@ export class Accounts {
     const expiresAt = now + EMAIL_TOKEN_TTL_MS;
     const link = `${this.deps.publicUrl()}/v1/verify?token=${encodeURIComponent(token)}`;
     return {
-      tokenRow: { user_id: user.id, purpose, email, token_hash: sha256Hex(token), expires_at: expiresAt, created_at: now },
+      token: { userId: user.id, purpose, email, tokenHash: sha256Hex(token), expiresAt, createdAt: now },
       kind: purpose === 'verify' ? 'verification' : 'email_change',
       to: email,
       content:
@@ -249,15 +236,17 @@ export class Accounts {
   }
 }
 
+type ProfileChanges = { username?: string; username_normalized?: string; pending_email?: string | null };
+
 interface TokenMail {
-  tokenRow: Record<string, unknown>;
+  token: NewEmailToken;
   kind: string;
   to: string;
   content: MailContent;
 }
 
 async function storeTokenMail(trx: Knex.Transaction, mail: TokenMail, now: number): Promise<void> {
-  await trx('email_tokens').insert(mail.tokenRow);
+  await storeEmailToken(trx, mail.token);
   await enqueueMail(trx, mail.kind, mail.to, mail.content, now);
 }
 

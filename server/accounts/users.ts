@@ -1,27 +1,9 @@
-// What every service needs, injected once by server/main.ts (tests inject their own clock).
-import type { Logger } from 'pino';
-import type { InvalidationChannel } from '../../db/channel.js';
+// The users table: the one module that reads and writes it. The journeys (registration,
+// verification, profile, passwords, deletion, login) call these. State: in the database only;
+// the session store caches what it read (server/sessions/store.ts) and is told of every change.
+import type { Knex } from 'knex';
 import type { Database } from '../../db/connection.js';
-import type { RandomToken } from '../core/secrets.js';
-import type { Throttle } from '../core/throttle.js';
 import type { User } from '../contract/api.js';
-
-export interface ServiceDeps {
-  db: Database;
-  clock: () => number;
-  random: RandomToken;
-  bcryptCost: number;
-  /** Base of links in emails; known only once the socket is bound when port 0 was asked. */
-  publicUrl: () => string;
-  /** Wakes the mail sender after a mail was queued. */
-  mailQueued: () => void;
-  throttle: Throttle;
-  /** Tells the other daemons' caches what changed (see server/sessions.ts). */
-  invalidations: InvalidationChannel;
-  /** SUPPORT_EMAIL: named in security notices only when the operator set one. */
-  supportEmail?: string | undefined;
-  log: Logger;
-}
 
 export interface UserRow {
   id: string;
@@ -34,7 +16,11 @@ export interface UserRow {
   password_hash: string;
 }
 
+export type NewUserRow = UserRow & { username_normalized: string; email_normalized: string };
+
 const USER_COLUMNS = ['id', 'username', 'email', 'email_verified_at', 'pending_email', 'created_at', 'updated_at', 'password_hash'];
+
+type Queryable = Knex | Knex.Transaction;
 
 /** The user row by id, or by (normalized) email; undefined when there is none. */
 export function findUser(db: Database, by: { id: string } | { emailKey: string }): Promise<UserRow | undefined> {
@@ -55,5 +41,62 @@ export function toUser(row: UserRow): User {
   };
 }
 
-export const EMAIL_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
-export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** Which of a (normalized) username and email another account has already. */
+export async function nameClashes(db: Database, usernameKey: string, emailKey: string): Promise<{ username: boolean; email: boolean }> {
+  const rows = await db.knex('users').select('username_normalized', 'email_normalized').where('username_normalized', usernameKey).orWhere('email_normalized', emailKey);
+  return { username: rows.some((row) => row.username_normalized === usernameKey), email: rows.some((row) => row.email_normalized === emailKey) };
+}
+
+/** True when an account other than `userId` has this (normalized) email. */
+export async function emailUsedByAnother(db: Database, emailKey: string, userId: string): Promise<boolean> {
+  return (await db.knex('users').where('email_normalized', emailKey).whereNot('id', userId).first('id')) !== undefined;
+}
+
+export async function insertUser(trx: Knex.Transaction, row: NewUserRow): Promise<void> {
+  await trx('users').insert(row);
+}
+
+/** A new username (with its normalized key) and/or pending email; how many rows changed. */
+export function updateProfileColumns(
+  trx: Knex.Transaction,
+  userId: string,
+  changes: { username?: string; username_normalized?: string; pending_email?: string | null; updated_at: number },
+): Promise<number> {
+  return trx('users').where('id', userId).update(changes);
+}
+
+/** The email proved by its link; nothing when it was proved already. */
+export async function markEmailVerified(trx: Knex.Transaction, userId: string, now: number): Promise<void> {
+  await trx('users').where('id', userId).whereNull('email_verified_at').update({ email_verified_at: now, updated_at: now });
+}
+
+/** The pending address becomes the email, only while it is still the pending one; how many rows changed. */
+export function confirmPendingEmail(trx: Knex.Transaction, userId: string, pendingEmail: string, emailKey: string, now: number): Promise<number> {
+  return trx('users').where({ id: userId, pending_email: pendingEmail }).update({ email: pendingEmail, email_normalized: emailKey, pending_email: null, email_verified_at: now, updated_at: now });
+}
+
+/**
+ * A new password hash. `over`: only while the hash is still this one (a change that raced ahead
+ * wins); `verifiesEmail`: the emailed reset proved the address. How many rows changed.
+ */
+export function setPasswordHash(trx: Knex.Transaction, userId: string, passwordHash: string, now: number, options: { over?: string; verifiesEmail?: boolean } = {}): Promise<number> {
+  const query = trx('users').where('id', userId);
+  if (options.over !== undefined) query.where('password_hash', options.over);
+  return query.update({
+    password_hash: passwordHash,
+    updated_at: now,
+    ...(options.verifiesEmail ? { email_verified_at: trx.raw('coalesce(email_verified_at, ?)', [now]) } : {}),
+  });
+}
+
+/**
+ * Claims the row for a change that must happen once (an UPDATE locks it on PostgreSQL; SQLite has
+ * one writer): of two at once, the second finds nothing once the first commits. 0 when it is gone.
+ */
+export function claimUser(trx: Queryable, userId: string, now: number): Promise<number> {
+  return trx('users').where('id', userId).update({ updated_at: now });
+}
+
+export async function deleteUserRow(trx: Knex.Transaction, userId: string): Promise<void> {
+  await trx('users').where('id', userId).delete();
+}

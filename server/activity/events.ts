@@ -1,5 +1,6 @@
-// The account's security events: what happened, when, from where. State: in the database; an
-// event row is written in the same transaction as the change it records, so both commit or neither.
+// The account_events table (the one module that reads and writes it): what happened, when, from
+// where. State: in the database; an event row is written in the same transaction as the change it
+// records, so both commit or neither.
 import type { Knex } from 'knex';
 import type { AccountEvent, AccountEventType } from '../contract/api.js';
 
@@ -38,4 +39,9 @@ export async function listEvents(knex: Knex, userId: string, now: number): Promi
 /** Deletes events past their 90 days; run with the hourly sweep. */
 export function deleteOldEvents(knex: Knex, now: number): Promise<number> {
   return knex('account_events').where('at', '<=', now - EVENT_RETENTION_MS).delete();
+}
+
+/** The account's events go with it (account deletion). */
+export async function deleteUserEvents(trx: Knex.Transaction, userId: string): Promise<void> {
+  await trx('account_events').where('user_id', userId).delete();
 }

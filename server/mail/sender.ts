@@ -12,7 +12,8 @@
 // moment of death can go out twice (its Message-ID, made from the row, lets a receiver see that).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { skipLocked, type Database } from '../../db/connection.js';
+import type { Database } from '../../db/connection.js';
+import { claimDueMail, markFailed, markSent, nextAttemptAt, releaseMail, renewLease, scheduleRetry, type OutboxRow } from './outbox.js';
 import { MailDeliveryError, type MailTransport } from './transports.js';
 
 export interface SenderOptions {
@@ -112,22 +113,16 @@ export class MailSender {
   /** Sends what is due; returns how long to wait before looking again. */
   private async pass(): Promise<number> {
     for (;;) {
-      const claimed = await this.claim();
+      const claimed = await claimDueMail(this.db, this.leaseId, this.leaseMs, this.options.clock(), BATCH);
       if (this.stopped) {
-        // Hand the rows back at once rather than leave them to a lease that has to run out.
-        await this.db
-          .knex('mail_outbox')
-          .whereIn('id', claimed.map((row) => Number(row.id)))
-          .where('locked_by', this.leaseId)
-          .update({ locked_until: null, locked_by: null });
+        await releaseMail(this.db, claimed.map((row) => row.id), this.leaseId);
         return this.pollMs;
       }
       await this.whileLeased(claimed, () => Promise.all(claimed.map((row) => this.deliver(row))));
       if (claimed.length < BATCH) break;
     }
-    const { knex } = this.db;
-    const next = await knex('mail_outbox').whereNull('sent_at').whereNull('failed_at').whereNull('locked_until').min({ at: 'next_attempt_at' }).first();
-    const dueIn = next?.at === null || next?.at === undefined ? this.pollMs : Number(next.at) - this.options.clock();
+    const next = await nextAttemptAt(this.db);
+    const dueIn = next === undefined ? this.pollMs : next - this.options.clock();
     return Math.max(0, Math.min(this.pollMs, dueIn));
   }
 
@@ -135,17 +130,11 @@ export class MailSender {
    * Keeps the rows leased while `work` runs: the lease is short (a dead daemon's mail waits only
    * that long), so it is renewed every third of it for as long as a delivery takes.
    */
-  private async whileLeased<T>(rows: Record<string, unknown>[], work: () => Promise<T>): Promise<T> {
-    const ids = rows.map((row) => Number(row.id));
+  private async whileLeased<T>(rows: OutboxRow[], work: () => Promise<T>): Promise<T> {
+    const ids = rows.map((row) => row.id);
     const renew = setInterval(() => {
-      void this.db
-        .knex('mail_outbox')
-        .whereIn('id', ids)
-        .where('locked_by', this.leaseId)
-        .whereNull('sent_at')
-        .whereNull('failed_at')
-        .update({ locked_until: this.options.clock() + this.leaseMs })
-        .catch(() => undefined); // a missed renewal only shortens the lease
+      // a missed renewal only shortens the lease
+      renewLease(this.db, ids, this.leaseId, this.options.clock() + this.leaseMs).catch(() => undefined);
     }, Math.max(100, Math.floor(this.leaseMs / 3)));
     renew.unref();
     try {
@@ -155,83 +144,38 @@ export class MailSender {
     }
   }
 
-  /** Leases the next due rows to this sender, in one short transaction. */
-  private claim(): Promise<Record<string, unknown>[]> {
-    return this.db.knex.transaction(async (trx) => {
-      const now = this.options.clock();
-      const due = await skipLocked(
-        this.db,
-        trx('mail_outbox')
-          .whereNull('sent_at')
-          .whereNull('failed_at')
-          .where('next_attempt_at', '<=', now)
-          .where((free) => free.whereNull('locked_until').orWhere('locked_until', '<=', now))
-          .orderBy('id')
-          .limit(BATCH),
-      );
-      if (due.length > 0) {
-        await trx('mail_outbox')
-          .whereIn(
-            'id',
-            due.map((row: { id: number }) => row.id),
-          )
-          .update({ locked_until: now + this.leaseMs, locked_by: this.leaseId });
-      }
-      return due;
-    });
-  }
-
-  private async deliver(row: Record<string, unknown>): Promise<void> {
-    const id = Number(row.id);
+  private async deliver(row: OutboxRow): Promise<void> {
+    const { id } = row;
     try {
       await this.transport.deliver({
         id,
-        messageId: `${id}.${Number(row.created_at)}`,
-        kind: String(row.kind),
-        to: String(row.to_address),
-        subject: String(row.subject),
-        text: String(row.text_body ?? ''),
-        html: String(row.html_body ?? ''),
-        link: (row.link as string | null) ?? null,
+        messageId: `${id}.${row.created_at}`,
+        kind: row.kind,
+        to: row.to_address,
+        subject: row.subject,
+        text: row.text_body ?? '',
+        html: row.html_body ?? '',
+        link: row.link ?? null,
       });
-      // Blank the bodies once sent: they hold a raw token that must not stay in the database.
-      await this.db.knex('mail_outbox').where({ id }).update({
-        sent_at: this.options.clock(),
-        locked_until: null,
-        locked_by: null,
-        attempts: Number(row.attempts) + 1,
-        text_body: null,
-        html_body: null,
-        link: null,
-        last_error: null,
-      });
+      await markSent(this.db, id, row.attempts + 1, this.options.clock());
     } catch (error) {
       await this.failed(row, error instanceof MailDeliveryError ? error : new MailDeliveryError(String((error as Error)?.message ?? error).slice(0, 300), false));
     }
   }
 
   /** Logs why a delivery failed, then schedules the next try, or marks the mail failed once it is too old. */
-  private async failed(row: Record<string, unknown>, failure: MailDeliveryError): Promise<void> {
-    const id = Number(row.id);
-    const attempts = Number(row.attempts) + 1;
+  private async failed(row: OutboxRow, failure: MailDeliveryError): Promise<void> {
+    const { id } = row;
+    const attempts = row.attempts + 1;
     const now = this.options.clock();
-    const giveUpAt = Number(row.created_at) + this.giveUpAfterMs;
+    const giveUpAt = row.created_at + this.giveUpAfterMs;
     const { smtpCode, errorCode, hint } = failure.details;
-    const fields = { mailId: id, kind: String(row.kind), attempts, reason: failure.reason, permanent: failure.permanent, smtpCode, errorCode, hint };
+    const fields = { mailId: id, kind: row.kind, attempts, reason: failure.reason, permanent: failure.permanent, smtpCode, errorCode, hint };
     const lastError = failure.reason.slice(0, 500);
     if (now >= giveUpAt) {
-      const hours = Math.round((now - Number(row.created_at)) / 3_600_000);
+      const hours = Math.round((now - row.created_at) / 3_600_000);
       this.log.error(fields, `mail ${id} failed for good after ${attempts} attempts in ${hours} h: ${failure.reason}`);
-      await this.db.knex('mail_outbox').where({ id, locked_by: this.leaseId }).update({
-        attempts,
-        failed_at: now,
-        locked_until: null,
-        locked_by: null,
-        last_error: lastError,
-        text_body: null,
-        html_body: null,
-        link: null,
-      });
+      await markFailed(this.db, id, this.leaseId, attempts, now, lastError);
       return;
     }
     const [base, max] = failure.permanent ? [this.basePermanentDelay, this.maxPermanentDelay] : [this.baseDelay, this.maxDelay];
@@ -243,7 +187,6 @@ export class MailSender {
     } else {
       this.log.warn({ ...fields, retryInMs: delay }, `mail ${id} not delivered: ${failure.reason}; ${next}`);
     }
-    // Only while the lease is still ours: a sender that took the row over is delivering it now.
-    await this.db.knex('mail_outbox').where({ id, locked_by: this.leaseId }).update({ attempts, next_attempt_at: now + delay, locked_until: null, locked_by: null, last_error: lastError });
+    await scheduleRetry(this.db, id, this.leaseId, attempts, now + delay, lastError);
   }
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type { Logger } from 'pino';
-import type { SmtpSettings } from '../core/config.js';
+import type { Config, SmtpSettings } from '../core/config.js';
 
 export interface OutgoingMail {
   id: number;
@@ -235,4 +235,9 @@ export function outboxFolderTransport(outboxDir: string, from: string, log: Logg
     async verify() {},
     close() {},
   };
+}
+
+/** The transport the configuration asks for: SMTP, or the embedded outbox folder. */
+export function mailTransport(config: Config, log: Logger): MailTransport {
+  return config.smtp ? smtpTransport(config.smtp, config.mailFrom) : outboxFolderTransport(join(config.dataDir, 'outbox'), config.mailFrom, log);
 }

@@ -3,20 +3,21 @@
 // 'password_reset', SHA-256 at rest) and throttles rows of `rate_limits`; nothing is cached.
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
+import { burnEmailTokenHash, cancelEmailTokens, claimEmailToken, findLiveEmailToken, storeEmailToken } from '../accounts/email-tokens.js';
 import { HttpError, invalidInput } from '../core/errors.js';
 import { recordEvent, type RequestInfo } from '../activity/events.js';
 import { enqueueMail } from '../mail/outbox.js';
-import { passwordChangedMail, passwordResetMail } from '../mail/templates.js';
+import { passwordChangedMail, passwordResetMail } from './mails.js';
 import { changePasswordBody, forgotBody, parseBody, resetBody } from '../core/validation.js';
 import { hashPassword, newEmailToken, sha256Hex } from '../core/secrets.js';
-import { findUser, toUser, type ServiceDeps, type UserRow } from '../accounts/users.js';
+import type { ServiceDeps } from '../core/deps.js';
+import { findUser, setPasswordHash, toUser, type UserRow } from '../accounts/users.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
 import type { PasswordChangeResponse, User } from '../contract/api.js';
 import { currentPasswordMatches } from '../login/reauthenticate.js';
 import { passwordProblem } from './strength.js';
 import { TOKEN_MAX, normalizeEmail } from '../contract/rules.js';
 
-export const RESET_PURPOSE = 'password_reset';
 export const RESET_TOKEN_TTL_MS = 30 * 60 * 1000;
 /** Rolls back the work done for an email without an account (see forgot). */
 const NOBODY_TO_MAIL = new Error('nobody to mail');
@@ -57,11 +58,11 @@ export class Passwords {
     await this.deps.db.knex
       .transaction(async (trx) => {
         // A newer token cancels the older ones.
-        await trx('email_tokens').where({ user_id: owner?.id ?? randomUUID(), purpose: RESET_PURPOSE }).whereNull('used_at').delete();
+        await cancelEmailTokens(trx, owner?.id ?? randomUUID(), 'password_reset', { unusedOnly: true });
         if (owner) {
-          await trx('email_tokens').insert({ user_id: owner.id, purpose: RESET_PURPOSE, email: owner.email, token_hash: tokenHash, expires_at: expiresAt, created_at: now });
+          await storeEmailToken(trx, { userId: owner.id, purpose: 'password_reset', email: owner.email, tokenHash, expiresAt, createdAt: now });
         } else {
-          await trx('email_tokens').where('token_hash', tokenHash).update({ used_at: now }); // a fresh token: finds nothing
+          await burnEmailTokenHash(trx, tokenHash, now); // a fresh token: finds nothing
         }
         await enqueueMail(trx, 'password_reset', owner?.email ?? emailKey, content, now);
         if (!owner) throw NOBODY_TO_MAIL;
@@ -99,12 +100,9 @@ export class Passwords {
 
     const now = clock();
     const claimed = await db.knex.transaction(async (trx) => {
-      const won = await trx('email_tokens').where({ id: tokenId }).whereNull('used_at').where('expires_at', '>', now).update({ used_at: now });
-      if (won === 0) return false;
-      await trx('users')
-        .where('id', user.id)
-        .update({ password_hash: passwordHash, email_verified_at: trx.raw('coalesce(email_verified_at, ?)', [now]), updated_at: now });
-      await trx('email_tokens').where({ user_id: user.id, purpose: RESET_PURPOSE }).whereNot('id', tokenId).delete();
+      if (!(await claimEmailToken(trx, tokenId, now, { unexpired: true }))) return false;
+      await setPasswordHash(trx, user.id, passwordHash, now, { verifiesEmail: true });
+      await cancelEmailTokens(trx, user.id, 'password_reset', { except: tokenId });
       await this.sessions.endAllSessions(trx, user.id);
       await this.finish(trx, user, 'reset', request, now);
       return true;
@@ -136,9 +134,8 @@ export class Passwords {
     const now = clock();
     const revokedSessions = await db.knex.transaction(async (trx) => {
       // Only over the hash the current password was checked against: a change that raced ahead wins.
-      const changed = await trx('users').where({ id: row.id, password_hash: row.password_hash }).update({ password_hash: passwordHash, updated_at: now });
-      if (changed === 0) return undefined;
-      await trx('email_tokens').where({ user_id: row.id, purpose: RESET_PURPOSE }).delete();
+      if ((await setPasswordHash(trx, row.id, passwordHash, now, { over: row.password_hash })) === 0) return undefined;
+      await cancelEmailTokens(trx, row.id, 'password_reset');
       const ended = await this.sessions.endOtherSessions(trx, row.id, auth.tokenHash);
       await this.finish(trx, row, 'change', request, now);
       return ended;
@@ -159,16 +156,11 @@ export class Passwords {
   private async usableToken(token: string): Promise<{ tokenId: number; user: UserRow } | undefined> {
     const trimmed = token.trim();
     if (trimmed === '' || trimmed.length > TOKEN_MAX) return undefined;
-    const tokenRow = await this.deps.db
-      .knex('email_tokens')
-      .where({ token_hash: sha256Hex(trimmed), purpose: RESET_PURPOSE })
-      .whereNull('used_at')
-      .where('expires_at', '>', this.deps.clock())
-      .first('id', 'user_id', 'email');
+    const tokenRow = await findLiveEmailToken(this.deps.db, trimmed, 'password_reset', this.deps.clock());
     if (!tokenRow) return undefined;
-    const user = await findUser(this.deps.db, { id: String(tokenRow.user_id) });
-    if (!user || normalizeEmail(user.email) !== normalizeEmail(String(tokenRow.email))) return undefined;
-    return { tokenId: Number(tokenRow.id), user };
+    const user = await findUser(this.deps.db, { id: tokenRow.user_id });
+    if (!user || normalizeEmail(user.email) !== normalizeEmail(tokenRow.email)) return undefined;
+    return { tokenId: tokenRow.id, user };
   }
 }
 

@@ -1,7 +1,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { HttpError } from '../core/errors.js';
-import { passwordResetPage, resetFormPage, resetLinkInvalidPage, sendPage, tooManyPage } from '../core/html.js';
+import { sendPage, tooManyPage } from '../core/page.js';
+import { passwordResetPage, resetFormPage, resetLinkInvalidPage } from './pages.js';
 import { invalidResetToken } from './passwords.js';
 import type { AcceptedResponse, PasswordChangeResponse, ResetTokenInfo, UserResponse } from '../contract/api.js';
 import { isFormPost, jsonBody, jsonOrFormBody } from '../core/body.js';

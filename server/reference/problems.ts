@@ -1,7 +1,8 @@
 // The pages a problem's `type` URI opens (/problems/<code>): HTML for a person, JSON when asked.
 import type Router from '@koa/router';
 import { HttpError, PROBLEM_TYPES } from '../core/errors.js';
-import { problemPage, sendPage } from '../core/html.js';
+import { sendPage } from '../core/page.js';
+import { problemPage } from './pages.js';
 import type { ErrorCode } from '../contract/api.js';
 
 export function problemRoutes(router: Router): void {

@@ -1,5 +1,6 @@
-// Sessions: the per-request token check, the list, logout and revocation. No Koa here.
-// (Logging in, which creates a session, is server/login.ts.)
+// The sessions table (the one module that reads and writes it): a new session, the per-request
+// token check, the list, logout and revocation. No Koa here. (Logging in, which asks for the
+// factors before a session starts, is server/login/.)
 //
 // State: sessions live in the database. Each daemon keeps a cache of token → session and
 // id → user in front of it, for the /v1/me hot path. Invalidation, written here next to the cache:
@@ -11,9 +12,11 @@
 //   all, and it is emptied whenever that connection is lost or comes back.
 import type { Knex } from 'knex';
 import { HttpError } from '../core/errors.js';
-import { deleteOldEvents, recordEvent, type RequestInfo } from '../activity/events.js';
-import { sha256Hex } from '../core/secrets.js';
-import { findUser, toUser, type ServiceDeps } from '../accounts/users.js';
+import { randomUUID } from 'node:crypto';
+import { recordEvent, storedUserAgent, type RequestInfo } from '../activity/events.js';
+import type { ServiceDeps } from '../core/deps.js';
+import { newSessionToken, sha256Hex } from '../core/secrets.js';
+import { findUser, toUser } from '../accounts/users.js';
 import { SESSION_TOKEN_PREFIX, type SessionInfo, type User } from '../contract/api.js';
 
 interface CachedSession {
@@ -28,6 +31,8 @@ interface CachedUser {
   user: User;
   cachedAt: number;
 }
+
+export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** How long a cached session or user may be served without asking the database again. */
 export const CACHE_TTL_MS = 5_000;
@@ -80,6 +85,26 @@ export class SessionStore {
         .update({ last_used_at: now });
     }
     return { user, tokenHash, sessionId: session.publicId };
+  }
+
+  /**
+   * A new session for the user, inside the caller's transaction (the login's, with its event).
+   * The caches learn of it when it is first used.
+   */
+  async startSession(trx: Knex.Transaction, userId: string, request: RequestInfo, now: number): Promise<{ token: string; expiresAt: number }> {
+    const token = newSessionToken(this.deps.random);
+    const expiresAt = now + SESSION_TTL_MS;
+    await trx('sessions').insert({
+      user_id: userId,
+      token_hash: sha256Hex(token),
+      public_id: randomUUID(),
+      created_at: now,
+      last_used_at: now,
+      expires_at: expiresAt,
+      address: request.address.slice(0, 64),
+      user_agent: storedUserAgent(request.userAgent),
+    });
+    return { token, expiresAt };
   }
 
   /** Logout: ends the calling session and records it. */
@@ -199,7 +224,6 @@ export class SessionStore {
   async deleteExpired(): Promise<number> {
     const now = this.deps.clock();
     for (const [hash, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(hash);
-    await deleteOldEvents(this.deps.db.knex, now);
     return this.deps.db.knex('sessions').where('expires_at', '<=', now).delete();
   }
 

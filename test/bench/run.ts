@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import { migrateToLatest, openDatabase, type Database } from '../../db/connection.js';
 import { enqueueMail } from '../../server/mail/outbox.js';
-import { verificationMail } from '../../server/mail/templates.js';
+import { verificationMail } from '../../server/accounts/mails.js';
 import { threadPoolSizeFor } from '../../server/core/secrets.js';
 import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
 

@@ -1,0 +1,50 @@
+// The verification link's pages: the Confirm page and what pressing it answers.
+import { Html, html } from '../core/html.js';
+import { inTerminal, renderPage, say } from '../core/page.js';
+
+/**
+ * What the emailed link opens. Opening it changes nothing, so a mail scanner that follows every
+ * link activates nothing; the button posts the token.
+ */
+export function confirmPage(token: string): Html {
+  return renderPage(
+    'Confirm your email',
+    'plain',
+    html`${say('Press Confirm to finish confirming your email address for TaskMaster.')}<form method="post" action="/v1/verify">
+<input type="hidden" name="token" value="${token}">
+<button type="submit">Confirm</button>
+</form>
+${say('Opening the link did nothing by itself: mail scanners open links too, so confirming takes a press.', true)}`,
+  );
+}
+
+export function activatedPage(username: string): Html {
+  return renderPage('Account activated', 'ok', html`<p>Welcome, ${username}. Your TaskMaster account is active.</p>\n${inTerminal('Next', 'taskmaster login')}`);
+}
+
+export function alreadyActivePage(): Html {
+  return renderPage('Account already active', 'ok', html`${say('This link was used already and the account is active.')}${inTerminal('Next', 'taskmaster login')}`);
+}
+
+export function emailChangedPage(email: string): Html {
+  return renderPage('Email confirmed', 'ok', html`<p>Your TaskMaster email is now <span class="addr">${email}</span>.</p>\n${inTerminal('Next', 'taskmaster profile')}`);
+}
+
+export function emailTakenPage(): Html {
+  return renderPage(
+    'This email is taken',
+    'bad',
+    html`${say('Another account started using this address before it was confirmed here, so your email stays as it was.')}${inTerminal('Choose another one', 'taskmaster profile update --email …')}`,
+  );
+}
+
+export function invalidTokenPage(expired: boolean): Html {
+  return renderPage(
+    expired ? 'This link has expired' : 'This link is not valid',
+    'bad',
+    html`${say(expired ? 'Links in TaskMaster emails work for 24 hours.' : 'It may have been mistyped, replaced by a newer email, or used already.')}${inTerminal(
+      'Ask for a new email',
+      'taskmaster verify --resend --email you@example.com',
+    )}`,
+  );
+}

@@ -1,0 +1,73 @@
+// The page layout of the daemon's small, self-contained HTML pages (each capability writes its own
+// pages with it, in its pages.ts). Built with `html` (escaping by default); one stylesheet,
+// allowed by its hash; no script, nothing loaded from elsewhere.
+import { createHash } from 'node:crypto';
+import { Html, html, withCode } from './html.js';
+import { describeWait } from './throttle.js';
+
+const STYLE = `body{margin:0;background:#f6f8fa;color:#1f2328;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;line-height:1.5}
+main{max-width:32rem;margin:4rem auto;padding:2rem;background:#fff;border:1px solid #d0d7de;border-radius:12px}
+.brand{margin:0 0 1.5rem;font-weight:700}.brand span{display:inline-block;width:.8rem;height:.8rem;margin-right:.5rem;background:#1f6feb;border-radius:3px}
+h1{margin:0 0 1rem;font-size:1.5rem;line-height:1.25}.ok{color:#1a7f37}.bad{color:#cf222e}
+p{margin:0 0 1rem}.muted{color:#59636e;font-size:.9rem}
+.addr{display:inline-block;max-width:100%;overflow-wrap:anywhere;font-weight:600}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9em;background:#eff2f5;padding:.1rem .35rem;border-radius:4px}
+pre{margin:0 0 1rem;padding:.6rem .8rem;background:#eff2f5;border-radius:6px;overflow-x:auto}pre code{padding:0;background:none}
+form{margin:1.5rem 0}
+button{font:inherit;font-weight:600;color:#fff;background:#1f6feb;border:0;border-radius:6px;padding:.7rem 1.75rem;cursor:pointer}
+button:hover{background:#1a5fd0}button:focus-visible{outline:3px solid #80b3ff;outline-offset:2px}
+label{display:block;margin:0 0 .35rem;font-weight:600}
+input[type=password]{box-sizing:border-box;width:100%;margin:0 0 1rem;padding:.6rem .75rem;font:inherit;color:inherit;background:#fff;border:1px solid #d0d7de;border-radius:6px}
+input[type=password]:focus{outline:3px solid #80b3ff;outline-offset:0;border-color:#1f6feb}
+.rules{margin:0 0 1.5rem;padding-left:1.25rem;color:#59636e;font-size:.9rem}
+.alert{margin:0 0 1rem;padding:.6rem .8rem;color:#82071e;background:#ffebe9;border:1px solid #ff8182;border-radius:6px}
+@media (max-width:36rem){main{margin:0;border:0;border-radius:0}}`;
+
+/**
+ * A strict policy: nothing loads, only this one stylesheet applies (by its hash), no script runs,
+ * and the only form may post to this server.
+ */
+export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${createHash('sha256').update(STYLE).digest('base64')}'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'`;
+
+/** The headers of every page: the policy above, no referrer (the address holds a token), no framing. */
+export const PAGE_HEADERS: Readonly<Record<string, string>> = {
+  'Content-Security-Policy': PAGE_CSP,
+  'Referrer-Policy': 'no-referrer',
+  'X-Frame-Options': 'DENY',
+};
+
+/** Answers a page: its status, the page headers, HTML. (Cache-Control: no-store comes from the app's frame.) */
+export function sendPage(ctx: { status: number; type: string; body: unknown; set(headers: Record<string, string>): void }, status: number, page: Html): void {
+  ctx.status = status;
+  ctx.set({ ...PAGE_HEADERS });
+  ctx.type = 'text/html; charset=utf-8';
+  ctx.body = page.markup;
+}
+
+// The stylesheet goes in as written (not escaped): the CSP allows it by its exact hash.
+export function renderPage(title: string, tone: 'ok' | 'bad' | 'plain', content: Html): Html {
+  return html`<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${title} · TaskMaster</title>
+<style>${new Html(STYLE)}</style></head>
+<body>
+<main>
+<p class="brand"><span></span>TaskMaster</p>
+<h1${tone === 'plain' ? '' : html` class="${tone}"`}>${title}</h1>
+${content}
+</main>
+</body>
+</html>
+`;
+}
+
+/** `text` as a paragraph, with `command` spans as <code>. */
+export const say = (text: string, muted = false) => html`<p${muted ? html` class="muted"` : ''}>${withCode(text)}</p>\n`;
+
+/** What to type next, on a line of its own (a command broken across lines is hard to read). */
+export const inTerminal = (lead: string, command: string) => html`<p>${lead}, in your terminal:</p>\n<pre><code>${command}</code></pre>\n`;
+
+export function tooManyPage(seconds: number): Html {
+  return renderPage('Too many attempts', 'bad', say(`Too many links that did not work came from your address. Try again in ${describeWait(seconds)}.`));
+}
+
