@@ -1,19 +1,12 @@
-// Builds the Koa app from its parts. No listen here, so tests and benchmarks can mount it.
+// Assembles the capabilities (server/capabilities.ts) into one Koa app behind one request frame.
+// No listen here, so tests and benchmarks can mount it.
 import Router from '@koa/router';
 import Koa, { type Context, type Next } from 'koa';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
 import type { TrustProxy } from './core/config.js';
 import { notFound, renderProblem } from './core/errors.js';
-import type { Services } from './core/request.js';
-import { healthRoutes } from './health/routes.js';
-import { meRoutes } from './accounts/me-routes.js';
-import { openApiRoutes } from './reference/routes.js';
-import { passwordRoutes } from './passwords/routes.js';
-import { problemRoutes } from './reference/problems.js';
-import { sessionRoutes } from './sessions/routes.js';
-import { userRoutes } from './accounts/routes.js';
-import { verifyRoutes } from './accounts/verify-routes.js';
+import { CAPABILITIES, type Services } from './capabilities.js';
 
 /**
  * The frame of every request, in one middleware (each layer costs throughput on the hot path):
@@ -51,14 +44,7 @@ export function createApp(services: Services, log: Logger, trustProxy: TrustProx
   const app = new Koa();
   app.silent = true; // errors are logged by requestFrame, without stacks
   const router = new Router();
-  healthRoutes(router, services);
-  userRoutes(router, services);
-  verifyRoutes(router, services);
-  sessionRoutes(router, services);
-  meRoutes(router, services);
-  passwordRoutes(router, services);
-  problemRoutes(router);
-  openApiRoutes(router);
+  for (const capability of CAPABILITIES) capability.mount(router, services);
 
   app.use(requestFrame(log, trustProxy));
   app.use(router.routes());

@@ -4,24 +4,12 @@
 import test from 'ava';
 import type { z } from 'zod';
 import type { Api } from '../cli/api.js';
-import {
-  acceptedSchema,
-  accountEventSchema,
-  accountEventTypeSchema,
-  errorCodeSchema,
-  eventListSchema,
-  passwordChangeResponseSchema,
-  problemSchema,
-  resetTokenInfoSchema,
-  revokedSchema,
-  sessionInfoSchema,
-  sessionListSchema,
-  sessionResponseSchema,
-  userResponseSchema,
-  userSchema,
-  verifyResponseSchema,
-} from '../server/reference/schemas.js';
-import type { changePasswordBody, loginBody, registerBody, updateProfileBody } from '../server/core/validation.js';
+import { acceptedSchema, userResponseSchema, userSchema, verifyResponseSchema, type registerBody, type updateProfileBody } from '../server/accounts/schemas.js';
+import { accountEventSchema, accountEventTypeSchema, eventListSchema } from '../server/activity/schemas.js';
+import { sessionResponseSchema, type loginBody } from '../server/login/schemas.js';
+import { passwordChangeResponseSchema, resetTokenInfoSchema, type changePasswordBody } from '../server/passwords/schemas.js';
+import { errorCodeSchema, problemSchema } from '../server/reference/schemas.js';
+import { revokedSchema, sessionInfoSchema, sessionListSchema } from '../server/sessions/schemas.js';
 import {
   ERROR_CODES,
   type AcceptedResponse,

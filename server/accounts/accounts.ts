@@ -15,7 +15,8 @@ import { confirmPendingEmail, emailUsedByAnother, findUser, insertUser, markEmai
 import type { SessionStore } from '../sessions/store.js';
 import type { User } from '../contract/api.js';
 import { passwordProblem } from '../passwords/strength.js';
-import { parseBody, registerBody, resendBody, updateProfileBody, verifyBody } from '../core/validation.js';
+import { parseBody } from '../core/validation.js';
+import { registerBody, resendBody, updateProfileBody, verifyBody } from './schemas.js';
 import { normalizeEmail, normalizeUsername } from '../contract/rules.js';
 
 export type VerifyOutcome = { kind: 'activated' | 'already_active' | 'email_changed'; user: User };

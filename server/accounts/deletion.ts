@@ -13,7 +13,8 @@ import { deleteUserDeviceTokens } from '../login/device-tokens.js';
 import { deleteMailTo, enqueueMail } from '../mail/outbox.js';
 import { deleteUserEmailTokens } from './email-tokens.js';
 import { accountDeletedMail } from './mails.js';
-import { deleteAccountBody, parseBody } from '../core/validation.js';
+import { parseBody } from '../core/validation.js';
+import { deleteAccountBody } from './schemas.js';
 import { claimUser, deleteUserRow, findUser } from './users.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
 

@@ -1,15 +1,17 @@
-// Request bodies, as zod schemas built on the contract's rules (server/contract/). Daemon only: the CLI checks fields
-// one by one with the same rules and never loads zod.
+// The request fields every capability's bodies are built from, as zod schemas on the contract's
+// rules (server/contract/), and parseBody. Daemon only: the CLI checks fields one by one with the
+// same rules and never loads zod.
 import { z } from 'zod';
+import { described, requestDocs } from './api-docs.js';
 import { PASSWORD_MAX, TOKEN_MAX, emailProblem, passwordBasicProblem, usernameProblem } from '../contract/rules.js';
 
 /** A string field: "X is required." when it is missing, "X must be a string." when it is another type. */
-function text(name: string) {
+export function text(name: string) {
   return z.string({ error: (issue) => (issue.input === undefined ? `${name} is required.` : `${name} must be a string.`) });
 }
 
 /** A zod string field whose message is ours. */
-function field(check: (value: string) => string | undefined, name: string) {
+export function field(check: (value: string) => string | undefined, name: string) {
   return text(name).superRefine((value, ctx) => {
     const problem = check(value);
     if (problem) ctx.addIssue({ code: 'custom', message: problem });
@@ -28,45 +30,6 @@ export const tokenField = text('Token')
   .min(1, 'Token is required.')
   .max(TOKEN_MAX, 'Token is not valid.');
 
-export const registerBody = z.object({ email: emailField, username: usernameField, password: newPasswordField });
-/** A device token from an earlier login (see SECURITY.md, "Lockout"): optional, never an error when unknown. */
-export const deviceTokenField = z.string({ error: 'Device token must be a string.' }).max(TOKEN_MAX, 'Device token is not valid.');
-export const loginBody = z.object({ email: emailField, password: passwordField, deviceToken: deviceTokenField.optional() });
-export const verifyBody = z.object({ token: tokenField });
-export const resendBody = z.object({ email: emailField });
-export const updateProfileBody = z
-  .object({
-    username: usernameField.optional(),
-    email: emailField.optional(),
-    currentPassword: passwordField.optional(),
-  })
-  .superRefine((body, ctx) => {
-    if (body.username === undefined && body.email === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['username'], message: 'Give a new username or email.' });
-    }
-    if (body.email !== undefined && body.currentPassword === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['currentPassword'], message: 'Changing the email needs your current password.' });
-    }
-  });
-
-export const forgotBody = z.object({ email: emailField });
-export const resetBody = z.object({ token: tokenField, password: newPasswordField });
-export const changePasswordBody = z.object({
-  currentPassword: text('Current password').min(1, 'Current password is required.').max(PASSWORD_MAX * 4, 'Current password is not right.'),
-  newPassword: field((value) => passwordBasicProblem(value), 'New password'),
-});
-
-/** `DELETE /v1/me`: the password again, however fresh the session (re-authentication before deletion). */
-export const deleteAccountBody = z.object({
-  currentPassword: text('Current password')
-    .min(1, 'Current password is required.')
-    .max(PASSWORD_MAX * 4, `Current password must be at most ${PASSWORD_MAX} characters.`),
-});
-
-export type RegisterBody = z.infer<typeof registerBody>;
-export type LoginBody = z.infer<typeof loginBody>;
-export type UpdateProfileBody = z.infer<typeof updateProfileBody>;
-
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: Record<string, string> };
 
 /** Parses an unknown body; field errors keep the first message per field. */
@@ -84,3 +47,8 @@ export function parseBody<T>(schema: z.ZodType<T>, input: unknown): Parsed<T> {
   return { ok: false, errors };
 }
 
+described(requestDocs, emailField, 'An email address; trimmed, compared without regard to case, at most 254 characters.');
+described(requestDocs, usernameField, '3–32 ASCII letters, digits, `-`, `_` and `.`, starting with a letter or digit; unique without regard to case, shown as typed.');
+described(requestDocs, newPasswordField, 'A new password: 8–256 characters, not common or weak (a strength estimator decides), not containing the username or the email\'s local part. Bytes past bcrypt\'s 72 still count.');
+described(requestDocs, passwordField, 'The password, as typed (nothing is trimmed).');
+described(requestDocs, tokenField, 'The token from the email (43 letters and digits); surrounding spaces are ignored.');

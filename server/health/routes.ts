@@ -1,10 +1,10 @@
 import type Router from '@koa/router';
 import { HttpError } from '../core/errors.js';
-import type { Services } from '../core/request.js';
+import type { Services } from '../capabilities.js';
 
 const DB_TIMEOUT_MS = 2000;
 
-export function healthRoutes(router: Router, services: Services): void {
+export function healthRoutes(router: Router, services: Pick<Services, 'db'>): void {
   router.get('/healthz', async (ctx) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

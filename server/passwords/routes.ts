@@ -6,7 +6,9 @@ import { passwordResetPage, resetFormPage, resetLinkInvalidPage } from './pages.
 import { invalidResetToken } from './passwords.js';
 import type { AcceptedResponse, PasswordChangeResponse, ResetTokenInfo, UserResponse } from '../contract/api.js';
 import { isFormPost, jsonBody, jsonOrFormBody } from '../core/body.js';
-import { requestBody, requestInfo, requireSession, type Services } from '../core/request.js';
+import type { Services } from '../capabilities.js';
+import { requestBody, requestInfo } from '../core/request.js';
+import { requireSession } from '../sessions/routes.js';
 
 export function passwordRoutes(router: Router, services: Services): void {
   router.post('/v1/password/forgot', jsonBody, async (ctx) => {

@@ -1,15 +1,34 @@
-// GET /v1/openapi.json: the API's OpenAPI 3.1 document, the committed server/openapi.json (built
-// by server/openapi.ts from the schemas the daemon validates with; the build inlines it). State:
-// none; the same document for every daemon of a release, so a client may cache it a few minutes.
+// The reference: GET /v1/openapi.json, the API's OpenAPI 3.1 document (the committed
+// server/reference/openapi.json, built by document.ts from the capabilities' schemas and operations;
+// the build inlines it), and the /problems/<code> pages. State: none; the same document for every
+// daemon of a release, so a client may cache it a few minutes.
 import type Router from '@koa/router';
 import document from './openapi.json' with { type: 'json' };
+import { HttpError, PROBLEM_TYPES } from '../core/errors.js';
+import { sendPage } from '../core/page.js';
+import { problemPage } from './pages.js';
+import type { ErrorCode } from '../contract/api.js';
 
 const BODY = JSON.stringify(document);
 
-export function openApiRoutes(router: Router): void {
+export function referenceRoutes(router: Router): void {
   router.get('/v1/openapi.json', (ctx) => {
     ctx.set('Cache-Control', 'public, max-age=300');
     ctx.type = 'application/json; charset=utf-8';
     ctx.body = BODY;
+  });
+
+  // The pages a problem's `type` URI opens (/problems/<code>): HTML for a person, JSON when asked.
+  router.get('/problems/:code', (ctx) => {
+    const code = ctx.params.code ?? '';
+    if (!Object.hasOwn(PROBLEM_TYPES, code)) throw new HttpError(404, 'not_found', 'No problem type has this code.');
+    const problem = { type: `/problems/${code}`, ...PROBLEM_TYPES[code as ErrorCode], code };
+    ctx.vary('Accept');
+    const wanted = ctx.accepts('html', 'json', 'application/problem+json');
+    if (wanted === 'json' || wanted === 'application/problem+json') {
+      ctx.body = { type: problem.type, title: problem.title, status: problem.status, code, description: problem.description };
+      return;
+    }
+    sendPage(ctx, 200, problemPage(problem));
   });
 }

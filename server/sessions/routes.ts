@@ -1,14 +1,12 @@
+// The sessions' routes: list them, end one, end others or all, log out.
 import type Router from '@koa/router';
 import { invalidInput } from '../core/errors.js';
-import { jsonBody } from '../core/body.js';
-import { requestBody, requestInfo, requireSession, type Services } from '../core/request.js';
+import type { Context } from 'koa';
+import type { Services } from '../capabilities.js';
+import { requestInfo } from '../core/request.js';
+import type { Authenticated } from './store.js';
 
 export function sessionRoutes(router: Router, services: Services): void {
-  router.post('/v1/sessions', jsonBody, async (ctx) => {
-    ctx.body = await services.login.login(requestBody(ctx), requestInfo(ctx));
-    ctx.status = 201;
-  });
-
   router.get('/v1/sessions', async (ctx) => {
     const auth = await requireSession(ctx, services);
     ctx.body = { sessions: await services.sessions.list(auth) };
@@ -36,4 +34,9 @@ export function sessionRoutes(router: Router, services: Services): void {
     await services.sessions.revokeById(auth, ctx.params.id ?? '', requestInfo(ctx));
     ctx.status = 204;
   });
+}
+
+/** Resolves the bearer token or throws 401: what every route that needs a session asks first. */
+export async function requireSession(ctx: Context, services: Pick<Services, 'sessions'>): Promise<Authenticated> {
+  return services.sessions.authenticate(ctx.get('Authorization') || undefined);
 }

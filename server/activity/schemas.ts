@@ -1,0 +1,29 @@
+// The account's events, as zod schemas for the OpenAPI document.
+import { z } from 'zod';
+import { named, nullableText, responseDocs, timestamp } from '../core/api-docs.js';
+
+export const accountEventTypeSchema = named(
+  responseDocs,
+  z.enum(['login', 'login_failed', 'logout', 'password_changed', 'password_reset', 'email_changed', 'session_revoked']),
+  'AccountEventType',
+  'What happened.',
+);
+
+export const accountEventSchema = named(
+  responseDocs,
+  z.strictObject({
+    type: accountEventTypeSchema,
+    at: timestamp('When it happened.'),
+    address: nullableText('The client address of the request.'),
+    userAgent: nullableText('The User-Agent of the request.'),
+  }),
+  'AccountEvent',
+  'A security event of the account.',
+);
+
+export const eventListSchema = named(
+  responseDocs,
+  z.strictObject({ events: z.array(accountEventSchema) }),
+  'EventList',
+  'The account\'s security events of the last 90 days, newest first.',
+);

@@ -1,0 +1,55 @@
+// The capabilities the daemon is made of, in one list: app.ts mounts their routes, and the OpenAPI
+// document (server/reference/document.ts) is built from their operations. A new capability is a
+// folder with its routes, logic, schemas and operations, and one line here.
+import type Router from '@koa/router';
+import type { Database } from '../db/connection.js';
+import type { AccountDeletion } from './accounts/deletion.js';
+import type { Accounts } from './accounts/accounts.js';
+import { accountRoutes } from './accounts/routes.js';
+import * as accountsApi from './accounts/openapi.js';
+import { activityRoutes } from './activity/routes.js';
+import * as activityApi from './activity/openapi.js';
+import type { OperationSpec } from './core/api-docs.js';
+import { healthRoutes } from './health/routes.js';
+import * as healthApi from './health/openapi.js';
+import type { Login } from './login/flow.js';
+import { loginRoutes } from './login/routes.js';
+import * as loginApi from './login/openapi.js';
+import type { Passwords } from './passwords/passwords.js';
+import { passwordRoutes } from './passwords/routes.js';
+import * as passwordsApi from './passwords/openapi.js';
+import { referenceRoutes } from './reference/routes.js';
+import * as referenceApi from './reference/openapi.js';
+import { sessionRoutes } from './sessions/routes.js';
+import * as sessionsApi from './sessions/openapi.js';
+import type { SessionStore } from './sessions/store.js';
+
+/** The capabilities' logic, built once by server/main.ts, as the routes reach it. */
+export interface Services {
+  accounts: Accounts;
+  login: Login;
+  passwords: Passwords;
+  sessions: SessionStore;
+  accountDeletion: AccountDeletion;
+  db: Database;
+  clock: () => number;
+}
+
+export interface Capability {
+  name: string;
+  /** Mounts its routes. */
+  mount(router: Router, services: Services): void;
+  /** Its tags (name → what they cover) and operations, for the OpenAPI document. */
+  tags: Record<string, string>;
+  operations: OperationSpec[];
+}
+
+export const CAPABILITIES: readonly Capability[] = [
+  { name: 'health', mount: healthRoutes, ...healthApi },
+  { name: 'accounts', mount: accountRoutes, ...accountsApi },
+  { name: 'login', mount: loginRoutes, ...loginApi },
+  { name: 'sessions', mount: sessionRoutes, ...sessionsApi },
+  { name: 'passwords', mount: passwordRoutes, ...passwordsApi },
+  { name: 'activity', mount: activityRoutes, ...activityApi },
+  { name: 'reference', mount: referenceRoutes, ...referenceApi },
+];

@@ -1,0 +1,72 @@
+// What the OpenAPI document says of the capabilities' zod schemas (each registers its bodies here),
+// and how a capability describes its operations (server/reference/document.ts builds the document).
+import { z } from 'zod';
+import type { ErrorCode } from '../contract/api.js';
+
+/** What the document says of a schema: `id` makes it a named component, `description` documents it. */
+export interface SchemaDoc {
+  id?: string;
+  description?: string;
+}
+
+/** Request bodies (converted as zod reads its input). */
+export const requestDocs = z.registry<SchemaDoc>();
+
+/** Response bodies (converted as the daemon writes them). */
+export const responseDocs = z.registry<SchemaDoc>();
+
+export const named = <T extends z.ZodType>(registry: typeof requestDocs, schema: T, id: string, description: string): T => {
+  registry.add(schema, { id, description });
+  return schema;
+};
+
+export const described = <T extends z.ZodType>(registry: typeof requestDocs, schema: T, description: string): T => {
+  registry.add(schema, { description });
+  return schema;
+};
+
+export const timestamp = (description: string) => described(responseDocs, z.iso.datetime(), description);
+export const nullableText = (description: string) => described(responseDocs, z.string().nullable(), description);
+export const count = (description: string) => described(responseDocs, z.int().nonnegative(), description);
+
+type Json = { [key: string]: unknown };
+
+export interface Parameter {
+  name: string;
+  in: 'query' | 'path';
+  description: string;
+  required: boolean;
+  schema: Json;
+}
+
+/** One operation of a capability, as the OpenAPI document describes it. */
+export interface OperationSpec {
+  method: 'get' | 'post' | 'patch' | 'delete';
+  path: string;
+  operationId: string;
+  /** A tag one of the capabilities declares. */
+  tag: string;
+  summary: string;
+  description: string;
+  /** Needs `Authorization: Bearer <token>`. */
+  auth?: true;
+  parameters?: Parameter[];
+  /** Component names of the body: JSON, and the page's form where a browser posts one. */
+  body?: { json: string; form?: string };
+  success: { status: number; description: string; json?: string; html?: true };
+  /** The problems this operation answers beside those every request of its kind may get (see `commonProblems`). */
+  problems: ErrorCode[];
+  /** HTML pages answering a failure of a browser's request (page GETs and form posts), by status. */
+  pages?: Record<number, string>;
+  /** False when the operation never reads the database (so never answers 503). */
+  database?: false;
+}
+
+/** An emailed token in a link's query. */
+export const tokenQuery = (what: string): Parameter => ({
+  name: 'token',
+  in: 'query',
+  description: `The ${what} token from the email's link (an emailed token, not a session token: those never go in a URL).`,
+  required: true,
+  schema: { type: 'string' },
+});
