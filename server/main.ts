@@ -70,6 +70,9 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     await new Promise<void>((resolve) => probe.close(() => resolve()));
   }
 
+  // Loads beside the database's start; awaited before listening.
+  const estimatorReady = warmPasswordCheck();
+  estimatorReady.catch(() => undefined); // awaited below; a failure there stops the start
   let db: Database;
   try {
     db = openDatabase(config.databaseUrl);
@@ -86,7 +89,6 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     throw databaseFailure(error, config.databaseUrl);
   }
 
-  warmPasswordCheck();
   const clock = options.clock ?? Date.now;
   let publicUrl = config.publicUrl ?? '';
   let sender: MailSender | undefined;
@@ -126,6 +128,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     pollMs: options.mailLease?.pollMs,
   });
 
+  await estimatorReady;
   const app = createApp({ accounts, login, passwords, sessions, accountDeletion, db, clock }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;

@@ -10,8 +10,8 @@ const meta = JSON.parse(readFileSync(new URL('../dist/cli/meta.json', import.met
 const inputsOf = (output: string) => Object.keys(meta.outputs[output]?.inputs ?? {});
 const allInputs = Object.values(meta.outputs).flatMap((output) => Object.keys(output.inputs));
 
-test('the CLI bundle holds no server-only module: no koa, knex, bcrypt, sqlite3 or daemon code', (t) => {
-  for (const banned of ['node_modules/koa/', 'node_modules/@koa/', 'node_modules/knex/', 'node_modules/bcrypt/', 'node_modules/sqlite3/', 'node_modules/nodemailer/', 'node_modules/pino/']) {
+test('the CLI bundle holds no server-only module: no koa, knex, bcrypt, sqlite3, zod or daemon code', (t) => {
+  for (const banned of ['node_modules/koa/', 'node_modules/@koa/', 'node_modules/knex/', 'node_modules/bcrypt/', 'node_modules/sqlite3/', 'node_modules/nodemailer/', 'node_modules/pino/', 'node_modules/zod/', 'node_modules/piscina/']) {
     t.false(allInputs.some((input) => input.includes(banned)), banned);
   }
   const serverFiles = allInputs.filter((input) => input.startsWith('server/'));

@@ -95,11 +95,11 @@ test.after.always(async () => {
 
 test('the tarball holds the launchers, the built programs and the docs, and no sources, tests or build files', (t) => {
   const paths = packedFiles.map((file) => file.path).sort();
-  for (const needed of ['package.json', 'README.md', 'SECURITY.md', 'bin/taskmaster', 'bin/taskmasterd', 'dist/cli/main.js', 'dist/server/main.js', 'dist/server/password-strength-worker.js']) {
+  for (const needed of ['package.json', 'README.md', 'SECURITY.md', 'bin/taskmaster', 'bin/taskmasterd', 'dist/cli/main.js', 'dist/server/main.js', 'dist/server/password-strength-worker.js', 'docs/configuration.md']) {
     t.true(paths.includes(needed), `${needed} is missing from the tarball`);
   }
-  const extra = paths.filter((path) => !/^(bin|dist)\//.test(path) && !['package.json', 'README.md', 'SECURITY.md', 'LICENSE'].includes(path));
-  t.deepEqual(extra, [], 'only bin/, dist/ and the docs are packed');
+  const extra = paths.filter((path) => !/^(bin|dist|docs)\//.test(path) && !['package.json', 'README.md', 'SECURITY.md', 'LICENSE'].includes(path));
+  t.deepEqual(extra, [], 'only bin/, dist/, docs/ and the top-level docs are packed');
   t.deepEqual(
     paths.filter((path) => path.endsWith('.ts') || path.endsWith('.map') || path.endsWith('meta.json')),
     [],

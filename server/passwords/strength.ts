@@ -20,9 +20,13 @@ function estimatorPool(): Piscina {
   return pool;
 }
 
-/** Starts the worker (it loads the dictionaries once) so the first registration does not wait for it. */
-export function warmPasswordCheck(): void {
-  estimatorPool();
+/**
+ * Starts the worker and has it check one password, so the dictionaries are loaded before the daemon
+ * listens and the first registration does not wait for them (a worker's start took seconds on a
+ * busy machine).
+ */
+export async function warmPasswordCheck(): Promise<void> {
+  await estimatorPool().run({ password: 'warm-up', context: {} });
 }
 
 /** Every password rule: the cheap ones here, the strength estimate in the worker. */
