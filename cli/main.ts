@@ -2,15 +2,24 @@
 import { Command, CommanderError } from 'commander';
 import { createContext, type Context } from './context.js';
 import { CliError, EXIT } from './errors.js';
+import { examples } from './help.js';
 import { createIO, type IO } from './io.js';
-// These commands keep their definition next to their run (gh style); their modules are light.
-import * as completionCommand from './commands/completion.js';
-import * as statusCommand from './commands/status.js';
-import * as tokenCommand from './commands/token.js';
+// One module per command, its definition next to its run (gh style). Each is light: the heavy parts
+// (prompts, HTTP client, conf through the context; the estimator by a dynamic import) load in a run.
+import * as homeCommand from './commands/home.js';
+import * as registerCommand from './commands/register.js';
+import * as verifyCommand from './commands/verify.js';
+import * as loginCommand from './commands/login.js';
+import * as whoamiCommand from './commands/whoami.js';
+import * as profileCommand from './commands/profile.js';
+import * as logoutCommand from './commands/logout.js';
 import * as sessionsCommand from './commands/sessions.js';
 import * as activityCommand from './commands/activity.js';
 import * as accountCommand from './commands/account.js';
 import * as passwordCommand from './commands/password.js';
+import * as statusCommand from './commands/status.js';
+import * as tokenCommand from './commands/token.js';
+import * as completionCommand from './commands/completion.js';
 
 declare const __TASKMASTER_VERSION__: string | undefined;
 const VERSION = typeof __TASKMASTER_VERSION__ === 'string' ? __TASKMASTER_VERSION__ : '0.0.0-dev';
@@ -21,10 +30,6 @@ interface GlobalOptions {
   input?: boolean;
   color?: boolean;
   verbose?: boolean;
-}
-
-function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }
 
 export function buildProgram(io: IO, makeContext: (command: Command) => Context): Command {
@@ -60,87 +65,18 @@ Exit codes:
 ${examples('taskmaster register', 'taskmaster verify', 'taskmaster login', 'printf %s "$PASSWORD" | taskmaster login --email me@example.com --password-stdin', 'TASKMASTER_TOKEN=$TOKEN taskmaster whoami --json')}`,
     );
 
-  const flows = (command: Command) => {
-    const ctx = makeContext(command);
-    return {
-      login: async () => (await import('./commands/login.js')).run(ctx, {}),
-      register: async () => (await import('./commands/register.js')).run(ctx, {}),
-      verify: async () => (await import('./commands/verify.js')).run(ctx, undefined, {}),
-      forgotPassword: async () => passwordCommand.forgot(ctx, {}),
-      resetPassword: async () => passwordCommand.reset(ctx, undefined, {}),
-      changePassword: async () => passwordCommand.change(ctx, {}),
-      profileUpdate: async () => (await import('./commands/profile.js')).update(ctx, {}),
-      status: async () => statusCommand.run(ctx),
-      logout: async () => (await import('./commands/logout.js')).run(ctx),
-      sessions: async () => sessionsCommand.run(ctx),
-      activity: async () => activityCommand.run(ctx),
-      logoutAll: async () => (await import('./commands/logout.js')).run(ctx, { all: true }),
-      deleteAccount: async () => accountCommand.deleteAccount(ctx, {}),
-    };
-  };
-  program.action(async (_options, command: Command) => {
-    await (await import('./commands/home.js')).run(makeContext(command), flows(command));
-  });
-
-  program
-    .command('register')
-    .description('create an account; asks for what is missing (password masked, typed twice)')
-    .option('--email <email>', 'email address')
-    .option('--username <name>', '3–32 letters, digits, "-", "_", "."; starts with a letter or digit')
-    .option('--password-stdin', 'read the password from the first line of stdin')
-    .addHelpText('after', examples('taskmaster register', 'printf %s "$PASSWORD" | taskmaster register --email me@example.com --username me --password-stdin'))
-    .action(async (options, command: Command) => (await import('./commands/register.js')).run(makeContext(command), options));
-
-  program
-    .command('verify')
-    .description('activate your account with the token (or the whole link) from the email')
-    .argument('[token]', 'the token from the email, or the whole link')
-    .option('--resend', 'ask for a new verification email (with --email)')
-    .option('--email <email>', 'the account\'s email, with --resend')
-    .addHelpText('after', examples('taskmaster verify', 'taskmaster verify 5jY2CjCba4eFI0nT3Tvg…', "taskmaster verify 'http://127.0.0.1:4000/v1/verify?token=…'", 'taskmaster verify --resend --email me@example.com'))
-    .action(async (token: string | undefined, options, command: Command) => (await import('./commands/verify.js')).run(makeContext(command), token, options));
-
-  program
-    .command('login')
-    .description('log in, save the session for this server, and show the dashboard')
-    .option('--email <email>', 'email address')
-    .option('--password-stdin', 'read the password from the first line of stdin')
-    .addHelpText('after', examples('taskmaster login', 'printf %s "$PASSWORD" | taskmaster login --email me@example.com --password-stdin'))
-    .action(async (options, command: Command) => (await import('./commands/login.js')).run(makeContext(command), options));
-
-  program
-    .command('whoami')
-    .description('print your username (with --json, your account)')
-    .addHelpText('after', examples('taskmaster whoami', 'taskmaster whoami --json'))
-    .action(async (_options, command: Command) => (await import('./commands/whoami.js')).run(makeContext(command)));
-
-  const profile = program
-    .command('profile')
-    .description('show your username, email, verification state, pending email and member-since date; `profile update` changes them')
-    .addHelpText('after', examples('taskmaster profile', 'taskmaster profile update --username new-name'))
-    .action(async (_options, command: Command) => (await import('./commands/profile.js')).run(makeContext(command)));
-
-  profile
-    .command('update')
-    .description('change your username or email; asks when no flag is given; an email change needs your current password')
-    .option('--username <name>', 'new username')
-    .option('--email <email>', 'new email (confirmed from a link sent there)')
-    .option('--password-stdin', 'read the current password from the first line of stdin (for --email)')
-    .addHelpText('after', examples('taskmaster profile update', 'taskmaster profile update --username ada', 'printf %s "$PASSWORD" | taskmaster profile update --email new@example.com --password-stdin'))
-    .action(async (options, command: Command) => (await import('./commands/profile.js')).update(makeContext(command), options));
-
-  program
-    .command('logout')
-    .description('end the session on the server and forget it here (locally even when the server is down); --all: every session of your account')
-    .option('--all', 'end every session of your account, this one included (the server must be reachable)')
-    .addHelpText('after', examples('taskmaster logout', 'taskmaster logout --all', 'taskmaster logout --server https://tasks.example.com'))
-    .action(async (options, command: Command) => (await import('./commands/logout.js')).run(makeContext(command), options));
-
+  // In help order; home is the bare `taskmaster`.
+  homeCommand.define(program, makeContext);
+  registerCommand.define(program, makeContext);
+  verifyCommand.define(program, makeContext);
+  loginCommand.define(program, makeContext);
+  whoamiCommand.define(program, makeContext);
+  profileCommand.define(program, makeContext);
+  logoutCommand.define(program, makeContext);
   sessionsCommand.define(program, makeContext);
   activityCommand.define(program, makeContext);
   accountCommand.define(program, makeContext);
   passwordCommand.define(program, makeContext);
-
   statusCommand.define(program, makeContext);
   tokenCommand.define(program, makeContext);
   completionCommand.define(program, makeContext);

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { readPassword, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
+import { examples } from '../help.js';
 import { note, show, success } from '../ui.js';
 
 export interface DeleteOptions {
@@ -57,11 +58,7 @@ export function define(program: Command, makeContext: (command: Command) => Cont
       `
 Sessions, tokens and activity go with the account, on every device; a goodbye email goes to its
 address. The username and the email become free again.
-
-Examples:
-  $ taskmaster account delete
-  $ printf %s "$PASSWORD" | taskmaster account delete --yes --password-stdin --no-input
-`,
+${examples('taskmaster account delete', 'printf %s "$PASSWORD" | taskmaster account delete --yes --password-stdin --no-input')}`,
     )
     .action(async (options: DeleteOptions, command: Command) => deleteAccount(makeContext(command), options));
 }

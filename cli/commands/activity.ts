@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import type { AccountEvent, AccountEventType } from '../../server/contract/api.js';
 import type { Context } from '../context.js';
+import { examples } from '../help.js';
 import type { IO } from '../io.js';
 import { note, show, table, utcMinute } from '../ui.js';
 
@@ -42,6 +43,6 @@ export function define(program: Command, makeContext: (command: Command) => Cont
   program
     .command('activity')
     .description('what happened to your account in the last 90 days: logins, failed logins, logouts, password and email changes, ended sessions')
-    .addHelpText('after', '\nExamples:\n  $ taskmaster activity\n  $ taskmaster activity --json\n')
+    .addHelpText('after', examples('taskmaster activity', 'taskmaster activity --json'))
     .action(async (_options, command: Command) => run(makeContext(command)));
 }

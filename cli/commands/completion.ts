@@ -3,6 +3,7 @@
 // Pure string building over commander's public Help API: nothing heavy loads.
 import { Argument, type Command } from 'commander';
 import type { Context } from '../context.js';
+import { examples } from '../help.js';
 import { show } from '../ui.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -336,13 +337,12 @@ export function define(program: Command, makeContext: (command: Command) => Cont
     .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
     .addHelpText(
       'after',
-      `
-Examples:
-  $ taskmaster completion bash > ~/.local/share/bash-completion/completions/taskmaster
-  $ echo 'source <(taskmaster completion bash)' >> ~/.bashrc
-  $ taskmaster completion zsh > "\${fpath[1]}/_taskmaster"
-  $ taskmaster completion fish > ~/.config/fish/completions/taskmaster.fish
-`,
+      examples(
+        'taskmaster completion bash > ~/.local/share/bash-completion/completions/taskmaster',
+        "echo 'source <(taskmaster completion bash)' >> ~/.bashrc",
+        'taskmaster completion zsh > "${fpath[1]}/_taskmaster"',
+        'taskmaster completion fish > ~/.config/fish/completions/taskmaster.fish',
+      ),
     )
     .action(async (shell: Shell, _options, command: Command) => {
       let root = command;

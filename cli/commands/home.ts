@@ -1,25 +1,35 @@
+// Bare `taskmaster`: the dashboard when logged in, else the way in; at a terminal, a menu that runs
+// the other commands' flows.
+import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { CliError, EXIT, NotLoggedInError } from '../errors.js';
 import { commandHints, dashboard, show } from '../ui.js';
+import * as accountCommand from './account.js';
+import * as activityCommand from './activity.js';
+import * as loginCommand from './login.js';
+import * as logoutCommand from './logout.js';
+import * as passwordCommand from './password.js';
+import * as profileCommand from './profile.js';
+import * as registerCommand from './register.js';
+import * as sessionsCommand from './sessions.js';
+import * as statusCommand from './status.js';
+import * as verifyCommand from './verify.js';
 
-/**
- * What the menu can run. main() builds it, loading each command module only when chosen; an
- * optional flow that is not given (its command is not built in) is simply not offered.
- */
+/** What the menu can run: each entry's command, as if typed with no flags (see flows() below). */
 export interface Flows {
   login(): Promise<void>;
   register(): Promise<void>;
   verify(): Promise<void>;
-  forgotPassword?(): Promise<void>;
-  resetPassword?(): Promise<void>;
-  profileUpdate?(): Promise<void>;
-  changePassword?(): Promise<void>;
-  sessions?(): Promise<void>;
-  activity?(): Promise<void>;
-  status?(): Promise<void>;
-  logout?(): Promise<void>;
-  logoutAll?(): Promise<void>;
-  deleteAccount?(): Promise<void>;
+  forgotPassword(): Promise<void>;
+  resetPassword(): Promise<void>;
+  profileUpdate(): Promise<void>;
+  changePassword(): Promise<void>;
+  sessions(): Promise<void>;
+  activity(): Promise<void>;
+  status(): Promise<void>;
+  logout(): Promise<void>;
+  logoutAll(): Promise<void>;
+  deleteAccount(): Promise<void>;
 }
 
 interface Hint {
@@ -76,28 +86,51 @@ export async function run(ctx: Context, flows: Flows): Promise<void> {
   }
   const server = await ctx.server();
   if (!ctx.io.interactive) {
-    show(ctx.io, { loggedIn: false, server }, () => loggedOutText(ctx, server, expired, flows));
+    show(ctx.io, { loggedIn: false, server }, () => loggedOutText(ctx, server, expired));
     return;
   }
-  for (const line of loggedOutText(ctx, server, expired, flows).slice(0, 2)) ctx.io.say(line);
+  for (const line of loggedOutText(ctx, server, expired).slice(0, 2)) ctx.io.say(line);
   await menu(ctx, flows, LOGGED_OUT);
 }
 
-/** Offers the entries whose flow main() gave (its command is built in), then Quit; runs the chosen one. */
+/** Offers the entries that have a flow, then Quit; runs the chosen one. */
 async function menu(ctx: Context, flows: Flows, entries: { flow?: keyof Flows; label?: string }[]): Promise<void> {
-  const choices = entries.flatMap(({ flow, label }) => (flow && label && flows[flow] ? [{ name: label, value: flow as string }] : []));
+  const choices = entries.flatMap(({ flow, label }) => (flow && label ? [{ name: label, value: flow as string }] : []));
   const choice = await (await ctx.prompt()).select('What would you like to do?', [...choices, { name: 'Quit', value: 'quit' }]);
-  if (choice !== 'quit') await flows[choice as keyof Flows]?.();
+  if (choice !== 'quit') await flows[choice as keyof Flows]();
 }
 
-function loggedOutText(ctx: Context, server: string, expired: boolean, flows: Flows): string[] {
+function loggedOutText(ctx: Context, server: string, expired: boolean): string[] {
   const { out } = ctx.io;
   return [
     `${out.bold('TaskMaster')} — ${expired ? 'your session has ended' : 'you are not logged in'} (${server}).`,
     '',
-    ...commandHints(
-      ctx.io,
-      LOGGED_OUT.filter((hint) => !hint.flow || flows[hint.flow]).map((hint) => [hint.command, hint.does]),
-    ),
+    ...commandHints(ctx.io, LOGGED_OUT.map((hint) => [hint.command, hint.does])),
   ];
+}
+
+/** The chosen command runs in the home's own context: the config file is read once. */
+function flows(ctx: Context): Flows {
+  return {
+    login: () => loginCommand.run(ctx, {}),
+    register: () => registerCommand.run(ctx, {}),
+    verify: () => verifyCommand.run(ctx, undefined, {}),
+    forgotPassword: () => passwordCommand.forgot(ctx, {}),
+    resetPassword: () => passwordCommand.reset(ctx, undefined, {}),
+    changePassword: () => passwordCommand.change(ctx, {}),
+    profileUpdate: () => profileCommand.update(ctx, {}),
+    status: () => statusCommand.run(ctx),
+    logout: () => logoutCommand.run(ctx),
+    sessions: () => sessionsCommand.run(ctx),
+    activity: () => activityCommand.run(ctx),
+    logoutAll: () => logoutCommand.run(ctx, { all: true }),
+    deleteAccount: () => accountCommand.deleteAccount(ctx, {}),
+  };
+}
+
+export function define(program: Command, makeContext: (command: Command) => Context): void {
+  program.action(async (_options, command: Command) => {
+    const ctx = makeContext(command);
+    await run(ctx, flows(ctx));
+  });
 }

@@ -1,6 +1,10 @@
+// `taskmaster login`: logs in, saves the session for this server, and shows the dashboard; refusals
+// name the way on (verify, password forgot, register).
+import type { Command } from 'commander';
 import { emailProblem } from '../../server/contract/rules.js';
 import { readPassword, valueOrAsk, type Context } from '../context.js';
 import { ApiError, CliError } from '../errors.js';
+import { examples } from '../help.js';
 import { dashboard, show, success } from '../ui.js';
 
 export interface LoginOptions {
@@ -44,4 +48,14 @@ function explain(error: unknown, email: string): unknown {
     );
   }
   return error;
+}
+
+export function define(program: Command, makeContext: (command: Command) => Context): void {
+  program
+    .command('login')
+    .description('log in, save the session for this server, and show the dashboard')
+    .option('--email <email>', 'email address')
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .addHelpText('after', examples('taskmaster login', 'printf %s "$PASSWORD" | taskmaster login --email me@example.com --password-stdin'))
+    .action(async (options: LoginOptions, command: Command) => run(makeContext(command), options));
 }

@@ -1,5 +1,9 @@
+// `taskmaster logout`: ends the session on the server and forgets it here (locally even when the
+// server is down); `logout --all` ends every session of the account.
+import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { CliError, EXIT, NotLoggedInError, UnreachableError } from '../errors.js';
+import { examples } from '../help.js';
 import { note, show, success } from '../ui.js';
 
 export interface LogoutOptions {
@@ -59,4 +63,13 @@ async function logoutEverywhere(ctx: Context): Promise<void> {
   show(ctx.io, { loggedOut: true, server, revoked, forgotten }, () => []);
   success(ctx.io, `Logged out everywhere: ended ${revoked} session${revoked === 1 ? '' : 's'} on ${server}, this one included.`);
   note(ctx.io, 'Log in again with: taskmaster login');
+}
+
+export function define(program: Command, makeContext: (command: Command) => Context): void {
+  program
+    .command('logout')
+    .description('end the session on the server and forget it here (locally even when the server is down); --all: every session of your account')
+    .option('--all', 'end every session of your account, this one included (the server must be reachable)')
+    .addHelpText('after', examples('taskmaster logout', 'taskmaster logout --all', 'taskmaster logout --server https://tasks.example.com'))
+    .action(async (options: LogoutOptions, command: Command) => run(makeContext(command), options));
 }

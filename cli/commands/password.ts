@@ -6,6 +6,7 @@ import type { PasswordContext } from '../../server/contract/rules.js';
 import { emailProblem, passwordBasicProblem, tokenFromInput } from '../../server/contract/rules.js';
 import { readPassword, valueOrAsk, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
+import { examples } from '../help.js';
 import { note, show, success } from '../ui.js';
 
 export interface ForgotOptions {
@@ -141,22 +142,19 @@ export function define(program: Command, makeContext: (command: Command) => Cont
     .command('forgot')
     .description('ask for a password reset email (the same answer whether or not the email has an account)')
     .option('--email <email>', 'the email of your account')
-    .addHelpText('after', '\nExamples:\n  $ taskmaster password forgot\n  $ taskmaster password forgot --email me@example.com\n')
+    .addHelpText('after', examples('taskmaster password forgot', 'taskmaster password forgot --email me@example.com'))
     .action(async (options: ForgotOptions, command: Command) => forgot(makeContext(command), options));
   password
     .command('reset')
     .description('set a new password with the token (or the whole link) from the reset email; every session ends')
     .argument('[token]', 'the token from the email, or the whole link')
     .option('--password-stdin', 'read the new password from the first line of stdin')
-    .addHelpText(
-      'after',
-      "\nExamples:\n  $ taskmaster password reset\n  $ taskmaster password reset 'http://127.0.0.1:4000/v1/password/reset?token=…'\n  $ printf %s \"$NEW\" | taskmaster password reset TOKEN --password-stdin\n",
-    )
+    .addHelpText('after', examples('taskmaster password reset', "taskmaster password reset 'http://127.0.0.1:4000/v1/password/reset?token=…'", 'printf %s "$NEW" | taskmaster password reset TOKEN --password-stdin'))
     .action(async (token: string | undefined, options: ResetOptions, command: Command) => reset(makeContext(command), token, options));
   password
     .command('change')
     .description('change your password: the current one, then the new one twice; your other sessions end')
     .option('--password-stdin', 'read line 1 as the current password and line 2 as the new one')
-    .addHelpText('after', '\nExamples:\n  $ taskmaster password change\n  $ printf \'%s\\n%s\\n\' "$OLD" "$NEW" | taskmaster password change --password-stdin\n')
+    .addHelpText('after', examples('taskmaster password change', `printf '%s\\n%s\\n' "$OLD" "$NEW" | taskmaster password change --password-stdin`))
     .action(async (options: ChangeOptions, command: Command) => change(makeContext(command), options));
 }

@@ -1,6 +1,10 @@
+// `taskmaster profile`: the account as the server has it; `profile update` changes the username or
+// the email (an email change needs the current password and a confirmation from the new address).
+import type { Command } from 'commander';
 import { emailProblem, usernameProblem } from '../../server/contract/rules.js';
 import { readPassword, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
+import { examples } from '../help.js';
 import { note, profile, show, success } from '../ui.js';
 
 export async function run(ctx: Context): Promise<void> {
@@ -56,4 +60,21 @@ function explain(error: unknown): unknown {
     return new CliError(error.exitCode, error.code, 'Another account already uses this email. Choose another one; your email stays as it was.');
   }
   return error;
+}
+
+export function define(program: Command, makeContext: (command: Command) => Context): void {
+  const profileCommand = program
+    .command('profile')
+    .description('show your username, email, verification state, pending email and member-since date; `profile update` changes them')
+    .addHelpText('after', examples('taskmaster profile', 'taskmaster profile update --username new-name'))
+    .action(async (_options, command: Command) => run(makeContext(command)));
+
+  profileCommand
+    .command('update')
+    .description('change your username or email; asks when no flag is given; an email change needs your current password')
+    .option('--username <name>', 'new username')
+    .option('--email <email>', 'new email (confirmed from a link sent there)')
+    .option('--password-stdin', 'read the current password from the first line of stdin (for --email)')
+    .addHelpText('after', examples('taskmaster profile update', 'taskmaster profile update --username ada', 'printf %s "$PASSWORD" | taskmaster profile update --email new@example.com --password-stdin'))
+    .action(async (options: UpdateOptions, command: Command) => update(makeContext(command), options));
 }

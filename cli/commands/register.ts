@@ -1,6 +1,10 @@
+// `taskmaster register`: creates an account, asking for what no flag gave; the password is checked
+// here with the daemon's own estimator before anything is sent.
+import type { Command } from 'commander';
 import { emailProblem, passwordBasicProblem, usernameProblem } from '../../server/contract/rules.js';
 import { readPassword, valueOrAsk, type Context } from '../context.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
+import { examples } from '../help.js';
 import { note, show, success } from '../ui.js';
 
 export interface RegisterOptions {
@@ -41,4 +45,15 @@ export async function run(ctx: Context, options: RegisterOptions): Promise<void>
   show(ctx.io, { user }, () => []);
   success(ctx.io, `Account ${ctx.io.err.bold(user.username)} created.`);
   note(ctx.io, `Check ${user.email} for the verification email, then run:\n  taskmaster verify            and paste the token\n  (or open the link in the email)`);
+}
+
+export function define(program: Command, makeContext: (command: Command) => Context): void {
+  program
+    .command('register')
+    .description('create an account; asks for what is missing (password masked, typed twice)')
+    .option('--email <email>', 'email address')
+    .option('--username <name>', '3–32 letters, digits, "-", "_", "."; starts with a letter or digit')
+    .option('--password-stdin', 'read the password from the first line of stdin')
+    .addHelpText('after', examples('taskmaster register', 'printf %s "$PASSWORD" | taskmaster register --email me@example.com --username me --password-stdin'))
+    .action(async (options: RegisterOptions, command: Command) => run(makeContext(command), options));
 }

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { SessionInfo } from '../../server/contract/api.js';
 import type { Context } from '../context.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
+import { examples } from '../help.js';
 import { note, show, success, table, utcMinute } from '../ui.js';
 
 export async function run(ctx: Context): Promise<void> {
@@ -77,8 +78,4 @@ export function define(program: Command, makeContext: (command: Command) => Cont
     .option('--others', 'end every session of your account except this one')
     .addHelpText('after', examples('taskmaster sessions revoke 3f9c2a1e-…', 'taskmaster sessions revoke --others', 'taskmaster logout --all   # every session, this one included'))
     .action(async (id: string | undefined, options: RevokeOptions, command: Command) => revoke(makeContext(command), id, options));
-}
-
-function examples(...lines: string[]): string {
-  return `\nExamples:\n${lines.map((line) => `  $ ${line}`).join('\n')}\n`;
 }

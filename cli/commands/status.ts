@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { ApiError, CliError, EXIT, UnreachableError } from '../errors.js';
+import { examples } from '../help.js';
 import { loginStatus, maskToken, show, type LoginStatus } from '../ui.js';
 import { TOKEN_ENV, currentToken, notLoggedIn } from './token.js';
 
@@ -57,12 +58,7 @@ export function define(program: Command, makeContext: (command: Command) => Cont
       `
 Exit codes (the same with --json): 0 the session is valid · 4 not logged in, or the session ended ·
 3 the server cannot be reached.
-
-Examples:
-  $ taskmaster status
-  $ taskmaster status --json
-  $ taskmaster status --server https://tasks.example.com
-`,
+${examples('taskmaster status', 'taskmaster status --json', 'taskmaster status --server https://tasks.example.com')}`,
     )
     .action(async (_options, command: Command) => run(makeContext(command)));
 }

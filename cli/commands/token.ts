@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import type { Context } from '../context.js';
 import { NotLoggedInError } from '../errors.js';
+import { examples } from '../help.js';
 import { show } from '../ui.js';
 
 export const TOKEN_ENV = 'TASKMASTER_TOKEN';
@@ -43,11 +44,7 @@ export function define(program: Command, makeContext: (command: Command) => Cont
       'after',
       `
 The token is a password for your account: keep it out of logs and shared shells.
-
-Examples:
-  $ export TASKMASTER_TOKEN=$(taskmaster token)
-  $ taskmaster token --server https://tasks.example.com
-`,
+${examples('export TASKMASTER_TOKEN=$(taskmaster token)', 'taskmaster token --server https://tasks.example.com')}`,
     )
     .action(async (_options, command: Command) => run(makeContext(command)));
 }

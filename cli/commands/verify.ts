@@ -1,6 +1,10 @@
+// `taskmaster verify [TOKEN]`: activates the account (or confirms a new email) with the emailed
+// token; `verify --resend --email E` asks for a new one.
+import type { Command } from 'commander';
 import { emailProblem, tokenFromInput } from '../../server/contract/rules.js';
 import { valueOrAsk, type Context } from '../context.js';
 import { CliError, EXIT, UsageError } from '../errors.js';
+import { examples } from '../help.js';
 import { note, show, success } from '../ui.js';
 
 export interface VerifyOptions {
@@ -40,4 +44,15 @@ async function resend(ctx: Context, stray: string | undefined, flagEmail: string
   show(ctx.io, { status: 'accepted', email: email.trim() }, () => []);
   success(ctx.io, `If ${email.trim()} has an account waiting for verification, a new email is on its way.`);
   note(ctx.io, 'Then run: taskmaster verify');
+}
+
+export function define(program: Command, makeContext: (command: Command) => Context): void {
+  program
+    .command('verify')
+    .description('activate your account with the token (or the whole link) from the email')
+    .argument('[token]', 'the token from the email, or the whole link')
+    .option('--resend', 'ask for a new verification email (with --email)')
+    .option('--email <email>', 'the account\'s email, with --resend')
+    .addHelpText('after', examples('taskmaster verify', 'taskmaster verify 5jY2CjCba4eFI0nT3Tvg…', "taskmaster verify 'http://127.0.0.1:4000/v1/verify?token=…'", 'taskmaster verify --resend --email me@example.com'))
+    .action(async (token: string | undefined, options: VerifyOptions, command: Command) => run(makeContext(command), token, options));
 }
