@@ -103,7 +103,20 @@ function reportError(io: IO, error: unknown): number {
   return exitCode;
 }
 
+/**
+ * A reader that went away (`taskmaster activity | head -1`) is no error of ours: what is left to
+ * print goes nowhere, the work finishes, and the exit status is the work's, as with git and gh.
+ */
+function tolerateClosedOutput(streams: NodeJS.WriteStream[]): void {
+  for (const stream of streams) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE' && error.code !== 'ERR_STREAM_DESTROYED') throw error;
+    });
+  }
+}
+
 export async function main(argv = process.argv, env: Record<string, string | undefined> = process.env): Promise<void> {
+  tolerateClosedOutput([process.stdout, process.stderr]);
   // Output flags are needed before parsing succeeds (to report a parse error in the right form).
   const args = argv.slice(2);
   const flag = (name: string) => args.includes(name);
