@@ -33,6 +33,8 @@ export interface Services {
   accountDeletion: AccountDeletion;
   db: Database;
   clock: () => number;
+  /** PUBLIC_URL, or the bound address when none was given. */
+  publicUrl: () => string;
 }
 
 export interface Capability {

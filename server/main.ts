@@ -129,7 +129,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
 
   await estimatorReady;
-  const app = createApp({ accounts, login, passwords, sessions, accountDeletion, db, clock }, log, config.trustProxy);
+  const app = createApp({ accounts, login, passwords, sessions, accountDeletion, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {

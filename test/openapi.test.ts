@@ -37,13 +37,24 @@ test('every route the daemon serves is documented, and every documented operatio
   t.deepEqual(documented, served);
 });
 
-test('GET /v1/openapi.json serves the committed document as JSON, with nosniff', async (t) => {
+test('GET /v1/openapi.json serves the committed document as JSON, with nosniff, its server being this daemon', async (t) => {
   const reply = await api(td.url, 'GET', '/v1/openapi.json');
   t.is(reply.status, 200);
   t.regex(String(reply.headers['content-type']), /^application\/json/);
   t.is(reply.headers['x-content-type-options'], 'nosniff');
-  t.deepEqual(reply.json, JSON.parse(committed()));
+  const { servers, ...rest } = reply.json;
+  const { servers: committedServers, ...committedRest } = JSON.parse(committed());
+  t.deepEqual(rest, committedRest);
+  t.deepEqual(servers, [{ url: td.url, description: 'This daemon (PUBLIC_URL).' }]);
+  t.is(committedServers[0].url, 'http://127.0.0.1:4000');
   t.is(reply.json.openapi, '3.1.0');
+});
+
+test('the served document names PUBLIC_URL as its server, as a generated client needs', async (t) => {
+  const behindProxy = await startTestDaemon({ env: { PUBLIC_URL: 'https://accounts.example.org' } });
+  t.teardown(() => behindProxy.close());
+  const reply = await api(behindProxy.url, 'GET', '/v1/openapi.json');
+  t.deepEqual(reply.json.servers, [{ url: 'https://accounts.example.org', description: 'This daemon (PUBLIC_URL).' }]);
 });
 
 test('answers outside the operations are documented too: an unknown path, another method, OPTIONS, HEAD', async (t) => {

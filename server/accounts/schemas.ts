@@ -3,8 +3,7 @@
 // (server/reference/) is built from both. Daemon only: the CLI never loads zod.
 import { z } from 'zod';
 import { described, named, nullableText, requestDocs, responseDocs, timestamp } from '../core/api-docs.js';
-import { emailField, newPasswordField, passwordField, text, tokenField, usernameField } from '../core/validation.js';
-import { PASSWORD_MAX } from '../contract/rules.js';
+import { currentPasswordField, emailField, newPasswordField, passwordField, tokenField, usernameField } from '../core/validation.js';
 
 // ---- requests: the very schemas the daemon validates with ----------------------------------------
 
@@ -30,21 +29,20 @@ export const updateProfileBody = z
   });
 
 /** `DELETE /v1/me`: the password again, however fresh the session (re-authentication before deletion). */
-export const deleteAccountBody = z.object({
-  currentPassword: text('Current password')
-    .min(1, 'Current password is required.')
-    .max(PASSWORD_MAX * 4, `Current password must be at most ${PASSWORD_MAX} characters.`),
-});
+export const deleteAccountBody = z.object({ currentPassword: currentPasswordField });
 
 export type RegisterBody = z.infer<typeof registerBody>;
 
 export type UpdateProfileBody = z.infer<typeof updateProfileBody>;
 
-described(requestDocs, deleteAccountBody.shape.currentPassword, 'The current password; a wrong one counts as a failed login.');
 named(requestDocs, registerBody, 'RegisterBody', 'A new account.');
 named(requestDocs, verifyBody, 'VerifyBody', 'An emailed verification (or email-change) token.');
 named(requestDocs, resendBody, 'ResendBody', 'The address to send a new verification email to.');
-named(requestDocs, updateProfileBody, 'UpdateProfileBody', 'A new username, a new email, or both; a new email needs `currentPassword`.');
+// The refinement above, as the document states it.
+named(requestDocs, updateProfileBody, 'UpdateProfileBody', 'A new username, a new email, or both; a new email needs `currentPassword`.', {
+  anyOf: [{ required: ['username'] }, { required: ['email'] }],
+  dependentRequired: { email: ['currentPassword'] },
+});
 named(requestDocs, deleteAccountBody, 'DeleteAccountBody', 'The current password, asked again however fresh the session.');
 
 // ---- responses ------------------------------------------------------------------------------------

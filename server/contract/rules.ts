@@ -8,10 +8,31 @@ export const PASSWORD_MAX = 256;
 const EMAIL_MAX = 254;
 export const TOKEN_MAX = 512;
 
+/** What a password typed at login or to confirm may be: anything, within reason. */
+const TYPED_PASSWORD_MAX = PASSWORD_MAX * 4;
+
 const USERNAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-// Letters, digits and the usual punctuation of addresses; no control, space, quote or non-ASCII
-// characters, which is what real mail systems accept without surprises.
-const EMAIL_PATTERN = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
+// Letters, digits and the usual punctuation of addresses in dot-atoms (no leading, trailing or
+// double dot); no control, space, quote or non-ASCII characters, which is what real mail systems
+// accept without surprises. Surrounding white space is trimmed.
+const ATOM = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";
+const LABEL = '[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
+const EMAIL_PATTERN = new RegExp(`^\\s*${ATOM}(?:\\.${ATOM})*@${LABEL}(?:\\.${LABEL})+\\s*$`);
+/** An emailed token: anything but blank (it is trimmed), at most TOKEN_MAX characters. */
+const TOKEN_PATTERN = /\S/;
+
+/**
+ * The limits of each text field as JSON Schema states them (the API document is built from these):
+ * the checks below apply exactly these, counting characters as code points as JSON Schema does.
+ */
+export const FIELD_LIMITS = {
+  email: { maxLength: EMAIL_MAX, pattern: EMAIL_PATTERN.source },
+  username: { minLength: USERNAME_MIN, maxLength: USERNAME_MAX, pattern: USERNAME_PATTERN.source },
+  newPassword: { minLength: PASSWORD_MIN, maxLength: PASSWORD_MAX },
+  typedPassword: { minLength: 1, maxLength: TYPED_PASSWORD_MAX },
+  token: { maxLength: TOKEN_MAX, pattern: TOKEN_PATTERN.source },
+  deviceToken: { maxLength: TOKEN_MAX },
+} as const;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -22,17 +43,16 @@ export function normalizeUsername(username: string): string {
 }
 
 /** Characters as a person counts them (code points), not UTF-16 units. */
-function characterCount(text: string): number {
+export function characterCount(text: string): number {
   let count = 0;
   for (const _ of text) count++;
   return count;
 }
 
 export function emailProblem(email: string): string | undefined {
-  const trimmed = email.trim();
-  if (trimmed === '') return 'Email is required.';
-  if (trimmed.length > EMAIL_MAX) return `Email must be at most ${EMAIL_MAX} characters.`;
-  if (!EMAIL_PATTERN.test(trimmed) || trimmed.includes('..')) return 'Enter a valid email address, like name@example.com.';
+  if (email.trim() === '') return 'Email is required.';
+  if (characterCount(email) > EMAIL_MAX) return `Email must be at most ${EMAIL_MAX} characters.`;
+  if (!EMAIL_PATTERN.test(email)) return 'Enter a valid email address, like name@example.com.';
   return undefined;
 }
 
@@ -65,6 +85,20 @@ export function passwordBasicProblem(password: string, context: PasswordContext 
   if (localPart && localPart.length >= 3 && lowered.includes(localPart)) {
     return 'Password must not contain your email address.';
   }
+  return undefined;
+}
+
+/** A password as typed (at login, or to confirm a change): present, and not absurdly long. */
+export function typedPasswordProblem(password: string, name = 'Password'): string | undefined {
+  if (password === '') return `${name} is required.`;
+  if (characterCount(password) > TYPED_PASSWORD_MAX) return `${name} must be at most ${TYPED_PASSWORD_MAX} characters.`;
+  return undefined;
+}
+
+/** An emailed token as sent: not blank, not longer than any token could be. */
+export function tokenProblem(token: string): string | undefined {
+  if (!TOKEN_PATTERN.test(token)) return 'Token is required.';
+  if (characterCount(token) > TOKEN_MAX) return 'Token is not valid.';
   return undefined;
 }
 

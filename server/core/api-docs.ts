@@ -7,6 +7,13 @@ import type { ErrorCode } from '../contract/api.js';
 export interface SchemaDoc {
   id?: string;
   description?: string;
+  /** JSON Schema limits of a text field that zod cannot see (its checks are ours; see FIELD_LIMITS). */
+  minLength?: number;
+  maxLength?: number;
+  pattern?: string;
+  /** Object rules zod's refinements hold that JSON Schema can state (which fields a body needs together). */
+  anyOf?: { required: string[] }[];
+  dependentRequired?: Record<string, string[]>;
 }
 
 /** Request bodies (converted as zod reads its input). */
@@ -15,13 +22,13 @@ export const requestDocs = z.registry<SchemaDoc>();
 /** Response bodies (converted as the daemon writes them). */
 export const responseDocs = z.registry<SchemaDoc>();
 
-export const named = <T extends z.ZodType>(registry: typeof requestDocs, schema: T, id: string, description: string): T => {
-  registry.add(schema, { id, description });
+export const named = <T extends z.ZodType>(registry: typeof requestDocs, schema: T, id: string, description: string, rules: Omit<SchemaDoc, 'id' | 'description'> = {}): T => {
+  registry.add(schema, { id, description, ...rules });
   return schema;
 };
 
-export const described = <T extends z.ZodType>(registry: typeof requestDocs, schema: T, description: string): T => {
-  registry.add(schema, { description });
+export const described = <T extends z.ZodType>(registry: typeof requestDocs, schema: T, description: string, limits: Omit<SchemaDoc, 'id' | 'description'> = {}): T => {
+  registry.add(schema, { description, ...limits });
   return schema;
 };
 

@@ -3,7 +3,7 @@
 // same rules and never loads zod.
 import { z } from 'zod';
 import { described, requestDocs } from './api-docs.js';
-import { PASSWORD_MAX, TOKEN_MAX, emailProblem, passwordBasicProblem, usernameProblem } from '../contract/rules.js';
+import { FIELD_LIMITS, emailProblem, passwordBasicProblem, tokenProblem, typedPasswordProblem, usernameProblem } from '../contract/rules.js';
 
 /** A string field: "X is required." when it is missing, "X must be a string." when it is another type. */
 export function text(name: string) {
@@ -20,15 +20,26 @@ export function field(check: (value: string) => string | undefined, name: string
 
 export const emailField = field(emailProblem, 'Email').transform((email) => email.trim());
 export const usernameField = field(usernameProblem, 'Username');
-export const passwordField = text('Password')
-  .min(1, 'Password is required.')
-  .max(PASSWORD_MAX * 4, `Password must be at most ${PASSWORD_MAX} characters.`);
+/** A password as typed at login. */
+export const passwordField = field((value) => typedPasswordProblem(value), 'Password');
 /** A new password: length here; personal information and strength need the other fields. */
 export const newPasswordField = field((value) => passwordBasicProblem(value), 'Password');
-export const tokenField = text('Token')
-  .trim()
-  .min(1, 'Token is required.')
-  .max(TOKEN_MAX, 'Token is not valid.');
+/** The current password, asked again (a change, a deletion). */
+export const currentPasswordField = field((value) => typedPasswordProblem(value, 'Current password'), 'Current password');
+export const tokenField = field(tokenProblem, 'Token').transform((token) => token.trim());
+
+// What the API document says of them: the limits the checks above apply (server/contract/rules.ts).
+described(requestDocs, emailField, 'An email address; surrounding white space is trimmed; compared without regard to case.', FIELD_LIMITS.email);
+described(requestDocs, usernameField, '3–32 ASCII letters, digits, `-`, `_` and `.`, starting with a letter or digit; unique without regard to case, shown as typed.', FIELD_LIMITS.username);
+described(
+  requestDocs,
+  newPasswordField,
+  'A new password: 8–256 characters, not common or weak (a strength estimator decides), not containing the username or the email\'s local part. Bytes past bcrypt\'s 72 still count.',
+  FIELD_LIMITS.newPassword,
+);
+described(requestDocs, passwordField, 'The password, as typed (nothing is trimmed).', FIELD_LIMITS.typedPassword);
+described(requestDocs, currentPasswordField, 'The current password; a wrong one counts as a failed login.', FIELD_LIMITS.typedPassword);
+described(requestDocs, tokenField, 'The token from the email (43 letters and digits); surrounding spaces are ignored.', FIELD_LIMITS.token);
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: Record<string, string> };
 
@@ -46,9 +57,3 @@ export function parseBody<T>(schema: z.ZodType<T>, input: unknown): Parsed<T> {
   }
   return { ok: false, errors };
 }
-
-described(requestDocs, emailField, 'An email address; trimmed, compared without regard to case, at most 254 characters.');
-described(requestDocs, usernameField, '3–32 ASCII letters, digits, `-`, `_` and `.`, starting with a letter or digit; unique without regard to case, shown as typed.');
-described(requestDocs, newPasswordField, 'A new password: 8–256 characters, not common or weak (a strength estimator decides), not containing the username or the email\'s local part. Bytes past bcrypt\'s 72 still count.');
-described(requestDocs, passwordField, 'The password, as typed (nothing is trimmed).');
-described(requestDocs, tokenField, 'The token from the email (43 letters and digits); surrounding spaces are ignored.');

@@ -2,21 +2,21 @@
 // OpenAPI document).
 import { z } from 'zod';
 import { described, named, requestDocs, responseDocs, timestamp } from '../core/api-docs.js';
-import { emailField, passwordField } from '../core/validation.js';
+import { emailField, field, passwordField } from '../core/validation.js';
 import { DEVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX } from '../contract/api.js';
-import { TOKEN_MAX } from '../contract/rules.js';
+import { FIELD_LIMITS, characterCount } from '../contract/rules.js';
 import { userSchema } from '../accounts/schemas.js';
 
 // ---- requests: the very schemas the daemon validates with ----------------------------------------
 
 /** A device token from an earlier login (see SECURITY.md, "Lockout"): optional, never an error when unknown. */
-export const deviceTokenField = z.string({ error: 'Device token must be a string.' }).max(TOKEN_MAX, 'Device token is not valid.');
+export const deviceTokenField = field((value) => (characterCount(value) > FIELD_LIMITS.deviceToken.maxLength ? 'Device token is not valid.' : undefined), 'Device token');
 
 export const loginBody = z.object({ email: emailField, password: passwordField, deviceToken: deviceTokenField.optional() });
 
 export type LoginBody = z.infer<typeof loginBody>;
 
-described(requestDocs, deviceTokenField, `The device token (\`${DEVICE_TOKEN_PREFIX}…\`) an earlier login of this account answered; optional, never an error when unknown.`);
+described(requestDocs, deviceTokenField, `The device token (\`${DEVICE_TOKEN_PREFIX}…\`) an earlier login of this account answered; optional, never an error when unknown.`, FIELD_LIMITS.deviceToken);
 named(requestDocs, loginBody, 'LoginBody', 'Credentials for a new session.');
 
 // ---- responses ------------------------------------------------------------------------------------

@@ -2,8 +2,8 @@
 // daemon validates with the request schemas, and the OpenAPI document is built from both.
 import { z } from 'zod';
 import { count, described, named, requestDocs, responseDocs } from '../core/api-docs.js';
-import { emailField, field, newPasswordField, text, tokenField } from '../core/validation.js';
-import { PASSWORD_MAX, passwordBasicProblem } from '../contract/rules.js';
+import { currentPasswordField, emailField, field, newPasswordField, tokenField } from '../core/validation.js';
+import { FIELD_LIMITS, passwordBasicProblem } from '../contract/rules.js';
 import { userSchema } from '../accounts/schemas.js';
 
 // ---- requests: the very schemas the daemon validates with ----------------------------------------
@@ -13,12 +13,11 @@ export const forgotBody = z.object({ email: emailField });
 export const resetBody = z.object({ token: tokenField, password: newPasswordField });
 
 export const changePasswordBody = z.object({
-  currentPassword: text('Current password').min(1, 'Current password is required.').max(PASSWORD_MAX * 4, 'Current password is not right.'),
+  currentPassword: currentPasswordField,
   newPassword: field((value) => passwordBasicProblem(value), 'New password'),
 });
 
-described(requestDocs, changePasswordBody.shape.currentPassword, 'The current password; a wrong one counts as a failed login.');
-described(requestDocs, changePasswordBody.shape.newPassword, 'The new password: the rules of `password` at registration, and not the same as the current one.');
+described(requestDocs, changePasswordBody.shape.newPassword, 'The new password: the rules of `password` at registration, and not the same as the current one.', FIELD_LIMITS.newPassword);
 named(requestDocs, forgotBody, 'ForgotPasswordBody', 'The address to send a password reset email to.');
 named(requestDocs, resetBody, 'ResetPasswordBody', 'An emailed reset token and the new password.');
 named(requestDocs, changePasswordBody, 'ChangePasswordBody', 'The current password and the new one.');

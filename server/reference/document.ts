@@ -160,8 +160,8 @@ export function buildOpenApiDocument(): Json {
       description: DESCRIPTION,
       license: { name: 'MIT', identifier: 'MIT' },
     },
-    // Relative: whichever daemon serves this document (http://127.0.0.1:4000 by default).
-    servers: [{ url: '/', description: 'The daemon that serves this document.' }],
+    // The daemon that serves the document puts its PUBLIC_URL here (server/reference/routes.ts).
+    servers: [{ url: 'http://127.0.0.1:4000', description: 'The default daemon; a served copy names that daemon\'s PUBLIC_URL.' }],
     tags: Object.entries(tags).map(([name, description]) => ({ name, description })),
     paths,
     'x-other-requests': {
