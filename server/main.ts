@@ -149,7 +149,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   sweep.unref();
   log.info({ url, dataDir: config.dataDir, mail: config.smtp ? describeSmtp(config.smtp) : 'outbox folder' }, `listening on ${url}`);
   log.flush();
-  if (config.smtp) checkSmtpInBackground(transport, config, log);
+  if (config.smtp) checkSmtpInBackground(transport, config, log, () => sender?.retryHeldMail('the SMTP check passed'));
 
   let closing: Promise<void> | undefined;
   return {
@@ -165,6 +165,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
         await closed;
+        // The pass in flight ends, then every kept SMTP connection says QUIT (bounded: a few seconds).
         await sender?.stop();
         await invalidations.close();
         await db.close();
@@ -211,11 +212,17 @@ function listenFailure(error: NodeJS.ErrnoException, config: Config): string {
   return `cannot listen on ${config.host}:${config.port}: ${error.message}`;
 }
 
-/** Connects and logs in once, after the listening line: a clear warning early, never a reason to stop. */
-function checkSmtpInBackground(transport: MailTransport, config: Config, log: Logger): void {
+/**
+ * Connects and logs in once, after the listening line: a clear warning early, never a reason to
+ * stop. When it passes, `passed` tries held mail now (a restart after fixing the settings).
+ */
+function checkSmtpInBackground(transport: MailTransport, config: Config, log: Logger, passed: () => Promise<void> | undefined): void {
   const target = describeSmtp(config.smtp!);
   transport.verify().then(
-    () => log.info({ smtp: target }, `SMTP server ${config.smtp!.host}:${config.smtp!.port} answered${config.smtp!.user ? ' and accepted the login' : ''}`),
+    () => {
+      log.info({ smtp: target }, `SMTP server ${config.smtp!.host}:${config.smtp!.port} answered${config.smtp!.user ? ' and accepted the login' : ''}`);
+      passed()?.catch((error: Error) => log.warn({ err: { message: error.message } }, 'could not make held mail due'));
+    },
     (error: unknown) => {
       const failure = error instanceof MailDeliveryError ? error : new MailDeliveryError(redact(String((error as Error)?.message ?? error), [config.smtp!.password]), false);
       log.warn(

@@ -6,47 +6,21 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import test from 'ava';
-import pino from 'pino';
 import { ConfigError, readConfig, type Config } from '../server/core/config.js';
+import { describeSmtp } from '../server/mail/transports.js';
 import { emailChangeNoticeMail } from '../server/accounts/mails.js';
 import { api } from './helpers/http.js';
 import { TASKMASTERD_BIN, baseEnv, runProcess, type CliResult } from './helpers/cli.js';
-import { identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
-import { nonLoopbackAddress, selfSignedCertificate, startSmtp, type SmtpReceiver, type SmtpReceiverOptions } from './helpers/smtp.js';
+import { identity, outboxSettled, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { capturedLog, nonLoopbackAddress, selfSignedCertificate, startSmtp, type CapturedLogLine, type SmtpReceiver, type SmtpReceiverOptions } from './helpers/smtp.js';
 
 const remote = nonLoopbackAddress();
 const certificate = selfSignedCertificate(['localhost', '127.0.0.1', remote.reachAs]);
 // Characters that must be URL-encoded in SMTP_URL, and that a careless log would show as they are.
 const SMTP_PASSWORD = 'p@ss:w/rd%25 and more';
 
-type LogLine = { level: number; msg: string; [field: string]: unknown };
-
-/** A pino logger whose lines the test can read and wait for. */
-function capturedLog() {
-  const lines: LogLine[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return {
-    log: pino({ level: 'info' }, sink),
-    lines,
-    all: () => lines.map((line) => JSON.stringify(line)).join('\n'),
-    async waitFor(predicate: (line: LogLine) => boolean, timeoutMs = 10_000): Promise<LogLine> {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const found = lines.find(predicate);
-        if (found) return found;
-        if (Date.now() > deadline) throw new Error(`no such log line within ${timeoutMs} ms; got:\n${lines.map((line) => line.msg).join('\n')}`);
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    },
-  };
-}
+type LogLine = CapturedLogLine;
 
 async function tempFile(t: { teardown(fn: () => Promise<void>): void }, name: string, content: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'taskmaster-smtp-'));
@@ -95,6 +69,26 @@ test('smtps:// means TLS on connect (port 465); smtp:// means STARTTLS (port 587
   t.true(insecure.warnings.some((warning) => /SMTP_INSECURE/.test(warning) && /plaintext/.test(warning)));
   t.throws(() => config({ SMTP_URL: 'smtp://mail.example.org?tls.rejectUnauthorized=false' }), { instanceOf: ConfigError, message: /SMTP_TLS_CA_FILE and SMTP_INSECURE/ });
   t.throws(() => config({ SMTP_URL: 'http://mail.example.org' }), { instanceOf: ConfigError });
+});
+
+test('on loopback TLS is opportunistic: certificates are not checked without SMTP_TLS_CA_FILE, checked against it (not the host name) with one; every other host keeps the full check; the start-up line says which', (t) => {
+  const bare = config({ SMTP_URL: 'smtp://127.0.0.1:25' }).smtp!;
+  t.like(bare, { requireTls: false, certificates: 'none' });
+  t.is(describeSmtp(bare), 'smtp://127.0.0.1:25 (STARTTLS if offered, else plaintext: loopback host, certificates not checked: opportunistic TLS on loopback, as between mail servers)');
+  t.is(config({ SMTP_URL: 'smtp://localhost:25' }).smtp!.certificates, 'none');
+  t.is(describeSmtp(config({ SMTP_URL: 'smtps://127.0.0.1' }).smtp!), 'smtps://127.0.0.1:465 (TLS on connect, certificates not checked: loopback host)');
+  const caFile = '/dev/null';
+  t.throws(() => config({ SMTP_URL: 'smtp://127.0.0.1:25', SMTP_TLS_CA_FILE: caFile }), { message: /no PEM certificate/ }, 'a CA file is still read and checked');
+  const remoteHost = config({ SMTP_URL: 'smtp://mail.example.org' }).smtp!;
+  t.like(remoteHost, { requireTls: true, certificates: 'system' });
+  t.is(describeSmtp(remoteHost), 'smtp://mail.example.org:587 (STARTTLS required, certificates checked)');
+});
+
+test('SMTP_INSECURE with SMTP_TLS_CA_FILE warns that the CA file is ignored (and does not read it)', (t) => {
+  const insecure = config({ SMTP_URL: 'smtp://mail.example.org', SMTP_INSECURE: '1', SMTP_TLS_CA_FILE: '/nonexistent/ca.pem' });
+  t.true(insecure.warnings.some((warning) => /^SMTP_TLS_CA_FILE is ignored: SMTP_INSECURE turns certificate checks off/.test(warning)), insecure.warnings.join('\n'));
+  t.like(insecure.smtp, { ca: undefined, certificates: 'none' });
+  t.false(config({ SMTP_URL: 'smtp://mail.example.org', SMTP_INSECURE: '1' }).warnings.some((warning) => /SMTP_TLS_CA_FILE/.test(warning)), 'no such warning without the file');
 });
 
 test('the SMTP user and password are URL-decoded; SMTP_PASSWORD or SMTP_PASSWORD_FILE replaces the URL password; two sources are refused', async (t) => {
@@ -183,23 +177,28 @@ test('smtps:// delivers to a server that speaks TLS from the first byte', async 
   t.true(mail.secure);
 });
 
-test('a server without STARTTLS on a host that is not loopback gets no mail in plaintext: the reason is logged and retries wait longer', async (t) => {
+test('a server without STARTTLS on a host that is not loopback gets no mail in plaintext and is never sent STARTTLS: the log says it does not offer it, and retries wait longer', async (t) => {
   const smtp = await receiver(t, { host: remote.listen, urlHost: remote.reachAs });
   const logs = capturedLog();
   const td = await startTestDaemon({ smtp, log: logs.log });
   t.teardown(() => td.close());
   const check = await logs.waitFor((line) => /SMTP check failed/.test(line.msg));
   t.is(check.level, 40, 'the start-up check warns');
-  t.regex(check.msg, /STARTTLS/);
+  t.regex(check.msg, /the server does not offer STARTTLS/);
 
   const who = identity('plain');
   t.is((await api(td.url, 'POST', '/v1/users', who)).status, 201);
   const failure = await logs.waitFor((line) => /not delivered/.test(line.msg));
   t.is(failure.level, 50, 'at error level: retrying cannot fix it');
-  t.regex(String(failure.reason), /refused STARTTLS: 500/);
+  t.regex(String(failure.reason), /^the server does not offer STARTTLS .*TLS is required for a host that is not loopback/);
+  t.notRegex(String(failure.reason), /refused/);
   t.regex(String(failure.hint), /SMTP_INSECURE/);
-  t.is(failure.smtpCode, 500);
+  t.is(failure.errorCode, 'ENOSTARTTLS');
   t.is(smtp.mails.length, 0, 'nothing was sent in plaintext');
+  const said = smtp.commands.map((entry) => entry.command);
+  t.false(said.includes('STARTTLS'), `STARTTLS was not sent to a server that did not offer it: ${said.join(' ')}`);
+  t.false(said.includes('MAIL') || said.includes('AUTH'), 'nothing past EHLO in plaintext');
+  t.true(said.includes('QUIT'), 'the session is ended politely');
   const row = await outboxRow(td, who.email);
   t.is(row.failed_at, null, 'not given up yet');
   t.true(Number(row.next_attempt_at) - Date.now() > 30_000, 'the next try waits longer than a transient failure would');
@@ -220,8 +219,8 @@ test('SMTP_INSECURE sends in plaintext to such a host, and says so at start', as
   t.false(mail.secure);
 });
 
-test('a certificate the daemon does not trust: the reason is logged, the mail is held, then marked failed 3 days after it was queued', async (t) => {
-  const smtp = await receiver(t, { tls: certificate });
+test('a certificate the daemon does not trust on a host that is not loopback: the reason is logged, the mail is held, then marked failed 3 days after it was queued', async (t) => {
+  const smtp = await receiver(t, { host: remote.listen, urlHost: remote.reachAs, tls: certificate });
   const logs = capturedLog();
   let now = Date.now();
   const td = await startTestDaemon({ smtp, log: logs.log, clock: () => now, mailLease: { leaseMs: 120_000, pollMs: 100 } });
@@ -288,6 +287,68 @@ test('a transient 421 is logged at warn with its reason and retried soon', async
   t.truthy(await smtp.waitFor((m) => m.to === who.email));
 });
 
+test('on loopback a server offering STARTTLS with a self-signed certificate gets the mail over TLS, once, without SMTP_TLS_CA_FILE', async (t) => {
+  const smtp = await receiver(t, { tls: selfSignedCertificate(['mail.example.org'], 'mail.example.org') });
+  const logs = capturedLog();
+  const td = await startTestDaemon({ smtp, log: logs.log });
+  t.teardown(() => td.close());
+  const listening = await logs.waitFor((line) => /listening on/.test(line.msg));
+  t.regex(String(listening.mail), /STARTTLS if offered, else plaintext: loopback host, certificates not checked: opportunistic TLS on loopback/);
+  const who = identity('snakeoil');
+  const started = Date.now();
+  t.is((await api(td.url, 'POST', '/v1/users', who)).status, 201);
+  const mail = await smtp.waitFor((m) => m.to === who.email, 15_000);
+  t.true(Date.now() - started < 15_000, 'within seconds, at the first attempt');
+  t.true(mail.secure, 'encrypted: STARTTLS was used');
+  await outboxSettled(td);
+  t.is(smtp.mailsTo(who.email).length, 1, 'once');
+  t.false(logs.lines.some((line) => /not delivered/.test(line.msg)), 'no failed attempt');
+});
+
+test('on loopback with SMTP_TLS_CA_FILE the certificate is checked against it, not against the host name', async (t) => {
+  const named = selfSignedCertificate(['mail.example.org'], 'mail.example.org');
+  const smtp = await receiver(t, { tls: named });
+  const td = await startTestDaemon({ smtp, env: { SMTP_TLS_CA_FILE: await tempFile(t, 'ca.pem', named.cert) } });
+  t.teardown(() => td.close());
+  const who = identity('loopca');
+  t.is((await api(td.url, 'POST', '/v1/users', who)).status, 201);
+  t.true((await smtp.waitFor((m) => m.to === who.email)).secure, 'a certificate for mail.example.org, reached as 127.0.0.1');
+
+  const stranger = await receiver(t, { tls: selfSignedCertificate(['127.0.0.1'], 'someone else') });
+  const logs = capturedLog();
+  const other = await startTestDaemon({ smtp: stranger, log: logs.log, env: { SMTP_TLS_CA_FILE: await tempFile(t, 'ca.pem', named.cert) } });
+  t.teardown(() => other.close());
+  const elsewhere = identity('loopca');
+  t.is((await api(other.url, 'POST', '/v1/users', elsewhere)).status, 201);
+  const failure = await logs.waitFor((line) => /not delivered/.test(line.msg));
+  t.regex(String(failure.reason), /^TLS: /);
+  t.regex(String(failure.hint), /^SMTP_TLS_CA_FILE does not vouch for this server's certificate/);
+  t.is(stranger.mails.length, 0, 'a certificate the CA file does not vouch for gets nothing');
+});
+
+test('a 5xx at RCPT TO without an SMTP user hints that the server probably wants a login; an unknown mailbox does not', async (t) => {
+  const smtp = await receiver(t, {
+    refuseRecipient: (address) =>
+      address.startsWith('nobody') ? { code: 550, text: '5.1.1 <' + address + '>: Recipient address rejected: User unknown' } : { code: 554, text: '5.7.1 <' + address + '>: Relay access denied' },
+  });
+  const logs = capturedLog();
+  const td = await startTestDaemon({ smtp, log: logs.log });
+  t.teardown(() => td.close());
+  const who = identity('relay');
+  t.is((await api(td.url, 'POST', '/v1/users', who)).status, 201);
+  const denied = await logs.waitFor((line) => /not delivered/.test(line.msg) && /Relay access denied/.test(String(line.reason)));
+  t.is(denied.smtpCode, 554);
+  t.regex(String(denied.hint), /the server probably wants a login/);
+  t.regex(String(denied.hint), /user in SMTP_URL/);
+  t.regex(String(denied.hint), /SMTP_PASSWORD_FILE/);
+  t.regex(denied.msg, /probably wants a login/, 'the hint is in the message too');
+
+  const nobody = { ...identity('relay'), email: `nobody${process.pid}x@example.com` };
+  t.is((await api(td.url, 'POST', '/v1/users', nobody)).status, 201);
+  const unknown = await logs.waitFor((line) => /not delivered/.test(line.msg) && /User unknown/.test(String(line.reason)));
+  t.is(unknown.hint, undefined, 'a refused mailbox is not a missing login');
+});
+
 test('--check-mail sends one test message with the configured settings and exits 0, without a database', async (t) => {
   const smtp = await receiver(t, { host: remote.listen, urlHost: remote.reachAs, tls: certificate, auth: { user: 'mailer', password: SMTP_PASSWORD } });
   const dataDir = join(tmpdir(), `taskmaster-never-${process.pid}-${Date.now()}`);
@@ -321,16 +382,30 @@ test('--check-mail says why a delivery failed and exits 1: a refused login, an u
   t.false(refused.stderr.includes(SMTP_PASSWORD) || refused.stdout.includes(SMTP_PASSWORD), 'the password is redacted');
   t.is(smtp.failedLogins, 1);
 
-  const untrusted = await runDaemon(['--check-mail', 'ops@example.org'], { SMTP_URL: smtp.url });
+  const elsewhere = await receiver(t, { host: remote.listen, urlHost: remote.reachAs, tls: certificate });
+  const untrusted = await runDaemon(['--check-mail', 'ops@example.org'], { SMTP_URL: elsewhere.url });
   t.is(untrusted.code, 1);
   t.regex(untrusted.stderr, /not delivered: TLS: DEPTH_ZERO_SELF_SIGNED_CERT/);
-  t.regex(untrusted.stderr, /SMTP_TLS_CA_FILE/);
+  t.regex(untrusted.stderr, /give its CA certificate in SMTP_TLS_CA_FILE/);
+  t.is(elsewhere.mails.length, 0);
 
   const closed = await startSmtp();
   await closed.close();
   const nobody = await runDaemon(['--check-mail', 'ops@example.org'], { SMTP_URL: closed.url });
   t.is(nobody.code, 1);
   t.regex(nobody.stderr, /ECONNREFUSED/);
+  t.is(smtp.mails.length, 0);
+});
+
+test('--check-mail with a CA file that does not vouch for the server says so and names the certificate\'s subject and issuer', async (t) => {
+  const smtp = await receiver(t, { host: remote.listen, urlHost: remote.reachAs, tls: certificate });
+  const otherCa = selfSignedCertificate(['ca.example.org'], 'Some Other CA');
+  const result = await runDaemon(['--check-mail', 'ops@example.org'], { SMTP_URL: smtp.url, SMTP_TLS_CA_FILE: await tempFile(t, 'ca.pem', otherCa.cert) });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /not delivered: TLS: /);
+  t.regex(result.stderr, /hint: SMTP_TLS_CA_FILE does not vouch for this server's certificate: give the CA certificate that issued it/);
+  t.regex(result.stderr, /the server's certificate: subject CN=TaskMaster test SMTP; issuer CN=TaskMaster test SMTP/);
+  t.notRegex(result.stderr, /give its CA certificate in SMTP_TLS_CA_FILE/, 'not the advice for a missing CA file');
   t.is(smtp.mails.length, 0);
 });
 

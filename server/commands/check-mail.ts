@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { Config } from '../core/config.js';
 import { renderMail } from '../mail/templates.js';
-import { MailDeliveryError, describeSmtp, mailTransport } from '../mail/transports.js';
+import { MailDeliveryError, describeSmtp, isCertificateFailure, mailTransport, peekCertificate } from '../mail/transports.js';
 
 export async function checkMailAndExit(config: Config, to: string): Promise<void> {
   for (const warning of config.warnings) process.stderr.write(`taskmasterd: warning: ${warning}\n`);
@@ -38,8 +38,11 @@ export async function checkMailAndExit(config: Config, to: string): Promise<void
   } catch (error) {
     const failure = error instanceof MailDeliveryError ? error : new MailDeliveryError(String((error as Error)?.message ?? error), false);
     process.stderr.write(`taskmasterd: not delivered: ${failure.reason}\n${failure.details.hint ? `hint: ${failure.details.hint}\n` : ''}`);
+    // Which certificate did not verify, as the server presents it: what to compare with the CA file.
+    const certificate = config.smtp && isCertificateFailure(failure) ? await peekCertificate(config.smtp) : undefined;
+    if (certificate) process.stderr.write(`the server's certificate: subject ${certificate.subject}; issuer ${certificate.issuer}\n`);
     process.exitCode = 1;
   } finally {
-    transport.close();
+    await transport.close();
   }
 }

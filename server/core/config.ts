@@ -38,8 +38,17 @@ export interface SmtpSettings {
   requireTls: boolean;
   /** SMTP_INSECURE: plaintext allowed and certificates not checked. */
   insecure: boolean;
-  /** PEM text of the CA certificates to trust (SMTP_TLS_CA_FILE) instead of the system's. */
+  /** The host is this machine (localhost, 127.0.0.0/8, ::1): mail to it never crosses a network. */
+  loopback: boolean;
+  /** PEM text of the CA certificates to trust (SMTP_TLS_CA_FILE) instead of the system's; undefined with SMTP_INSECURE, which ignores it. */
   ca: string | undefined;
+  /**
+   * How the server's certificate is checked: against the system's CAs and the host name; against
+   * SMTP_TLS_CA_FILE and the host name; against SMTP_TLS_CA_FILE only ('ca-file-chain', on loopback,
+   * where a server's certificate names the server, never 127.0.0.1); or not at all ('none': SMTP_INSECURE,
+   * or loopback without SMTP_TLS_CA_FILE, where TLS is opportunistic as between mail servers).
+   */
+  certificates: 'system' | 'ca-file' | 'ca-file-chain' | 'none';
   /** EHLO name: PUBLIC_URL's host; undefined lets nodemailer use the machine's name. */
   ehloName: string | undefined;
 }
@@ -177,7 +186,10 @@ function readSmtpSettings(sources: SmtpSources, warnings: string[]): SmtpSetting
   }
 
   let ca: string | undefined;
-  if (sources.caFile !== undefined) {
+  if (sources.caFile !== undefined && sources.insecure) {
+    // Not read: a file nothing uses must not stop the start, but its owner must know it does nothing.
+    warnings.push(`SMTP_TLS_CA_FILE is ignored: SMTP_INSECURE turns certificate checks off (unset SMTP_INSECURE to check the server's certificate against ${sources.caFile})`);
+  } else if (sources.caFile !== undefined) {
     ca = readSecretFile(sources.caFile, 'SMTP_TLS_CA_FILE');
     if (!ca.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`SMTP_TLS_CA_FILE: ${sources.caFile} holds no PEM certificate (-----BEGIN CERTIFICATE-----)`);
   }
@@ -189,15 +201,21 @@ function readSmtpSettings(sources: SmtpSources, warnings: string[]): SmtpSetting
       `SMTP_INSECURE is set: mail to ${host} may travel in plaintext and to a server whose certificate is not checked; anyone on the way can read the links and tokens in it`,
     );
   }
+  const loopback = isLoopbackHost(host);
+  // On loopback TLS only keeps other local users from reading the traffic: a stock mail server's
+  // certificate (Debian's snakeoil, or one named for the machine) is encrypted with, not checked.
+  const certificates = sources.insecure ? 'none' : ca === undefined ? (loopback ? 'none' : 'system') : loopback ? 'ca-file-chain' : 'ca-file';
   return {
     implicitTls,
     host,
     port,
     user,
     password,
-    requireTls: !implicitTls && !sources.insecure && !isLoopbackHost(host),
+    requireTls: !implicitTls && !sources.insecure && !loopback,
     insecure: sources.insecure,
+    loopback,
     ca,
+    certificates,
     ehloName: sources.publicUrl === undefined ? undefined : ehloNameOf(new URL(sources.publicUrl).hostname),
   };
 }

@@ -35,6 +35,8 @@ export async function enqueueMail(trx: Knex | Knex.Transaction, kind: string, to
 
 /** Not sent, not failed for good. */
 const pending = (query: Knex.QueryBuilder) => query.whereNull('sent_at').whereNull('failed_at');
+/** Leased by no sender, or by one whose lease ran out. */
+const unleased = (now: number) => (free: Knex.QueryBuilder) => free.whereNull('locked_until').orWhere('locked_until', '<=', now);
 
 /**
  * Leases up to `limit` due rows to `leaseId` until `now + leaseMs`, in one short transaction: with
@@ -46,7 +48,7 @@ export function claimDueMail(db: Database, leaseId: string, leaseMs: number, now
       db,
       pending(trx('mail_outbox'))
         .where('next_attempt_at', '<=', now)
-        .where((free) => free.whereNull('locked_until').orWhere('locked_until', '<=', now))
+        .where(unleased(now))
         .orderBy('id')
         .limit(limit),
     );
@@ -70,6 +72,19 @@ export async function renewLease(db: Database, ids: number[], leaseId: string, u
 /** Hands leased rows back at once (a sender stopping), rather than leave them to a lease that has to run out. */
 export async function releaseMail(db: Database, ids: number[], leaseId: string): Promise<void> {
   await db.knex('mail_outbox').whereIn('id', ids).where('locked_by', leaseId).update({ locked_until: null, locked_by: null });
+}
+
+/**
+ * Makes mail that waits out a backoff after failed attempts due now (the server works again), but
+ * not rows a sender holds. Returns their ids.
+ */
+export function retryHeldMailNow(db: Database, now: number): Promise<number[]> {
+  return db.knex.transaction(async (trx) => {
+    const held = () => pending(trx('mail_outbox')).where('attempts', '>', 0).where('next_attempt_at', '>', now).where(unleased(now));
+    const rows: { id: number | string }[] = await held().select('id');
+    if (rows.length > 0) await held().update({ next_attempt_at: now });
+    return rows.map((row) => Number(row.id));
+  });
 }
 
 /** When the earliest unleased pending row is due; undefined when there is none. */

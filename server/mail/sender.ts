@@ -10,10 +10,14 @@
 // outside it, then marks each row sent. A daemon that dies mid-delivery leaves its lease to run
 // out, and another daemon sends those rows then: nothing is lost, and only a mail in flight at the
 // moment of death can go out twice (its Message-ID, made from the row, lets a receiver see that).
+//
+// Held mail is tried at once, not at its backoff time, when the server shows it works again: the
+// start-up check passed (main.ts), or a delivery succeeded after one failed. Whether one failed is
+// this sender's own memory (each daemon has its own): at worst held mail is tried early once more.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/connection.js';
-import { claimDueMail, markFailed, markSent, nextAttemptAt, releaseMail, renewLease, scheduleRetry, type OutboxRow } from './outbox.js';
+import { claimDueMail, markFailed, markSent, nextAttemptAt, releaseMail, renewLease, retryHeldMailNow, scheduleRetry, type OutboxRow } from './outbox.js';
 import { MailDeliveryError, type MailTransport } from './transports.js';
 
 export interface SenderOptions {
@@ -56,6 +60,13 @@ export class MailSender {
   private readonly pollMs: number;
   /** This sender's name on the rows it leases. */
   private readonly leaseId = randomUUID();
+  /** A delivery failed since the last one that succeeded: the next success means the server works again. */
+  private failedSinceSuccess = false;
+  /**
+   * The rows the last recovery made due: their failing again is no news. Without it a mail to an
+   * unknown mailbox, made due by every later success, would be tried after each of them.
+   */
+  private retriedOnRecovery = new Set<number>();
 
   constructor(
     private readonly db: Database,
@@ -107,7 +118,17 @@ export class MailSender {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.running;
-    this.transport.close();
+    await this.transport.close();
+  }
+
+  /** The server works again (`why`): mail held by a backoff is tried now, not at its retry time. */
+  async retryHeldMail(why: string): Promise<void> {
+    if (this.stopped) return;
+    const ids = await retryHeldMailNow(this.db, this.options.clock());
+    if (ids.length === 0) return;
+    this.retriedOnRecovery = new Set(ids);
+    this.log.info({ mailIds: ids.length <= 20 ? ids : undefined, mails: ids.length }, `${why}: trying ${ids.length} held mail${ids.length === 1 ? '' : 's'} now`);
+    this.kick();
   }
 
   /** Sends what is due; returns how long to wait before looking again. */
@@ -146,8 +167,9 @@ export class MailSender {
 
   private async deliver(row: OutboxRow): Promise<void> {
     const { id } = row;
+    const attempt = row.attempts + 1;
     try {
-      await this.transport.deliver({
+      const reply = await this.transport.deliver({
         id,
         messageId: `${id}.${row.created_at}`,
         kind: row.kind,
@@ -157,9 +179,20 @@ export class MailSender {
         html: row.html_body ?? '',
         link: row.link ?? null,
       });
-      await markSent(this.db, id, row.attempts + 1, this.options.clock());
+      await markSent(this.db, id, attempt, this.options.clock());
+      // The recipient's domain only: the log is no place for the whole address.
+      const toDomain = row.to_address.slice(row.to_address.lastIndexOf('@') + 1).toLowerCase();
+      const said = reply.replace(/\s+/g, ' ').trim().slice(0, 300);
+      this.log.info({ mailId: id, kind: row.kind, toDomain, reply: said, attempt }, `mail ${id} (${row.kind}) to …@${toDomain} delivered on attempt ${attempt}: ${said}`);
     } catch (error) {
+      if (!this.retriedOnRecovery.has(id)) this.failedSinceSuccess = true;
       await this.failed(row, error instanceof MailDeliveryError ? error : new MailDeliveryError(String((error as Error)?.message ?? error).slice(0, 300), false));
+      return;
+    }
+    this.retriedOnRecovery.delete(id);
+    if (this.failedSinceSuccess) {
+      this.failedSinceSuccess = false;
+      await this.retryHeldMail(`mail ${id} delivered after failed deliveries`).catch((error: Error) => this.log.warn({ err: { message: error.message } }, 'could not make held mail due'));
     }
   }
 

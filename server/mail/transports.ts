@@ -2,10 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ConnectionOptions, TLSSocket } from 'node:tls';
 
 import nodemailer, { type SendMailOptions } from 'nodemailer';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import type { Logger } from 'pino';
 import type { Config, SmtpSettings } from '../core/config.js';
+import { SmtpPool } from './smtp-pool.js';
 
 export interface OutgoingMail {
   id: number;
@@ -24,7 +27,8 @@ export interface MailTransport {
   deliver(mail: OutgoingMail): Promise<string>;
   /** Connects (and logs in) without sending: a start-up check. */
   verify(): Promise<void>;
-  close(): void;
+  /** Ends the connections it keeps, politely (SMTP QUIT); resolves once they have ended, within a few seconds. */
+  close(): Promise<void>;
 }
 
 /**
@@ -84,6 +88,19 @@ export class MailDeliveryError extends Error {
 
 /** Node's codes for a certificate that does not verify, and for a TLS handshake that cannot work. */
 const CERTIFICATE_CODES = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY|DECRYPT)|ALTNAME|HOSTNAME|^ERR_SSL_|^ERR_TLS_/;
+/** A server that speaks TLS on connect reached with smtp://, or the other way round. */
+const WRONG_TLS_MODE = /SSL_WRONG_VERSION|WRONG_VERSION_NUMBER/;
+
+/** True when a delivery failed on the server's certificate (not on the TLS mode): worth naming the certificate (see peekCertificate). */
+export function isCertificateFailure(failure: MailDeliveryError): boolean {
+  const code = failure.details.errorCode ?? '';
+  return failure.reason.startsWith('TLS: ') && CERTIFICATE_CODES.test(code) && !WRONG_TLS_MODE.test(code + failure.reason);
+}
+
+/** A refusal that names the recipient's mailbox (RFC 3463 X.1.x addressing, X.2.x mailbox status, or the words of one), not the sender. */
+function refusesTheMailbox(reply: string): boolean {
+  return /^\d{3}[ -][245]\.[12]\.\d{1,3}\b/.test(reply) || /unknown|no such|not exist|not found|mailbox (is )?(full|unavailable|disabled)/i.test(reply);
+}
 
 /** Removes every form a secret could take in an error text: as is, URL-encoded, base64 (AUTH PLAIN/LOGIN), and any user:password@ in a URL. */
 export function redact(text: string, secrets: (string | undefined)[]): string {
@@ -97,7 +114,7 @@ export function redact(text: string, secrets: (string | undefined)[]): string {
 }
 
 /** Turns what nodemailer threw into a MailDeliveryError; `secrets` never appear in the result. */
-export function describeSmtpError(error: unknown, settings: Pick<SmtpSettings, 'host' | 'port' | 'user' | 'password' | 'requireTls' | 'implicitTls'>): MailDeliveryError {
+export function describeSmtpError(error: unknown, settings: Pick<SmtpSettings, 'host' | 'port' | 'user' | 'password' | 'requireTls' | 'implicitTls' | 'ca'>): MailDeliveryError {
   const { code, originalCode, command, response, responseCode, message } = (error ?? {}) as {
     code?: string;
     originalCode?: string;
@@ -110,16 +127,21 @@ export function describeSmtpError(error: unknown, settings: Pick<SmtpSettings, '
   const clean = (text: string) => redact(text, secrets).replace(/\s+/g, ' ').trim().slice(0, 300);
   const at = command && command !== 'CONN' && command !== 'API' ? ` (answer to ${command})` : '';
 
+  if (code === 'ENOSTARTTLS') {
+    // STARTTLS is sent only when the EHLO answer offers it (smtp-pool.ts): the server was never asked.
+    return new MailDeliveryError('the server does not offer STARTTLS (its EHLO answer does not list it), and TLS is required for a host that is not loopback', true, {
+      errorCode: code,
+      hint: 'turn STARTTLS on in the server, use smtps:// if it speaks TLS on connect (port 465), or set SMTP_INSECURE=1 to send in plaintext',
+    });
+  }
   if (typeof responseCode === 'number' && response) {
     const reply = clean(response);
     if (code === 'ETLS' || command === 'STARTTLS') {
-      return new MailDeliveryError(`the server refused STARTTLS: ${reply}`, responseCode >= 500, {
+      return new MailDeliveryError(`the server offered STARTTLS, then refused it: ${reply}`, responseCode >= 500, {
         smtpCode: responseCode,
         errorCode: code,
         command,
-        hint: settings.requireTls
-          ? 'TLS is required for a host that is not loopback: use smtps:// if the server speaks TLS on connect (port 465), or set SMTP_INSECURE=1 to send in plaintext'
-          : 'the server offered STARTTLS, then refused it',
+        hint: 'look in the server\'s log (its TLS certificate or key may be missing); use smtps:// if the server speaks TLS on connect (port 465)',
       });
     }
     const hint =
@@ -127,7 +149,9 @@ export function describeSmtpError(error: unknown, settings: Pick<SmtpSettings, '
         ? 'check the user in SMTP_URL and the password (SMTP_PASSWORD, SMTP_PASSWORD_FILE, or URL-encoded in SMTP_URL)'
         : command === 'MAIL FROM'
           ? 'check that MAIL_FROM is an address this server lets you send from'
-          : undefined;
+          : command === 'RCPT TO' && responseCode >= 500 && settings.user === undefined && !refusesTheMailbox(reply)
+            ? 'the server probably wants a login first: put the user in SMTP_URL (smtp://USER@host:587) and the password in SMTP_PASSWORD_FILE'
+            : undefined;
     return new MailDeliveryError(`SMTP ${reply}${at}`, responseCode >= 500, { smtpCode: responseCode, errorCode: code, command, ...(hint ? { hint } : {}) });
   }
 
@@ -136,11 +160,17 @@ export function describeSmtpError(error: unknown, settings: Pick<SmtpSettings, '
   if (systemCode && CERTIFICATE_CODES.test(systemCode)) {
     return new MailDeliveryError(`TLS: ${systemCode}: ${text}`, true, {
       errorCode: systemCode,
-      hint: /SSL_WRONG_VERSION|WRONG_VERSION_NUMBER/.test(systemCode + text)
+      hint: WRONG_TLS_MODE.test(systemCode + text)
         ? settings.implicitTls
           ? 'the server does not speak TLS on connect: use smtp:// (STARTTLS) for this port, usually 587'
           : 'the server speaks TLS on connect: use smtps:// for this port, usually 465'
-        : 'the server\'s certificate is not trusted: give its CA certificate in SMTP_TLS_CA_FILE, and use the host name the certificate names',
+        : /ALTNAME|HOSTNAME/.test(systemCode)
+          ? `the server's certificate does not name ${settings.host}: use a host name in SMTP_URL that the certificate names`
+          : /EXPIRED|NOT_YET_VALID/.test(systemCode)
+            ? 'the server\'s certificate is out of its validity dates: renew it on the server'
+            : settings.ca !== undefined
+              ? 'SMTP_TLS_CA_FILE does not vouch for this server\'s certificate: give the CA certificate that issued it'
+              : 'the server\'s certificate is not trusted: give its CA certificate in SMTP_TLS_CA_FILE, and use the host name the certificate names',
     });
   }
   if (code === 'EAUTH') {
@@ -166,40 +196,85 @@ export function describeSmtp(settings: SmtpSettings): string {
       ? 'STARTTLS required'
       : settings.insecure
         ? 'STARTTLS if offered, else plaintext: SMTP_INSECURE'
-        : 'STARTTLS if offered (loopback host)';
-  const checks = settings.insecure ? 'certificates not checked' : settings.ca ? 'certificates checked against SMTP_TLS_CA_FILE' : 'certificates checked';
+        : 'STARTTLS if offered, else plaintext: loopback host';
+  const checks = {
+    system: 'certificates checked',
+    'ca-file': 'certificates checked against SMTP_TLS_CA_FILE',
+    'ca-file-chain': 'certificates checked against SMTP_TLS_CA_FILE, not the host name: loopback host',
+    none: settings.insecure
+      ? 'certificates not checked'
+      : settings.implicitTls
+        ? 'certificates not checked: loopback host'
+        : 'certificates not checked: opportunistic TLS on loopback, as between mail servers',
+  }[settings.certificates];
   const login = settings.user ? `, login as ${settings.user}` : '';
   return `${settings.implicitTls ? 'smtps' : 'smtp'}://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${settings.port} (${tls}, ${checks}${login})`;
 }
 
-export function smtpTransport(settings: SmtpSettings, from: string): MailTransport {
-  const transporter = nodemailer.createTransport({
+/** TLS options for how the settings check the server's certificate (see SmtpSettings.certificates). */
+function tlsOptions(settings: SmtpSettings): ConnectionOptions {
+  const base: ConnectionOptions = { minVersion: 'TLSv1.2' };
+  switch (settings.certificates) {
+    case 'system':
+      return base;
+    case 'ca-file':
+      return { ...base, ca: settings.ca };
+    case 'ca-file-chain':
+      return { ...base, ca: settings.ca, checkServerIdentity: () => undefined };
+    case 'none':
+      return { ...base, rejectUnauthorized: false };
+  }
+}
+
+/** How nodemailer's SMTPConnection connects with these settings (no login). */
+function connectionOptions(settings: SmtpSettings): SMTPConnection.Options {
+  return {
     host: settings.host,
     port: settings.port,
     secure: settings.implicitTls,
-    // smtp:// to a host that is not loopback: STARTTLS or nothing, never plaintext by accident.
-    requireTLS: settings.requireTls,
-    opportunisticTLS: settings.insecure,
-    auth: settings.user === undefined ? undefined : { user: settings.user, pass: settings.password ?? '' },
-    tls: { ...(settings.ca ? { ca: settings.ca } : {}), rejectUnauthorized: !settings.insecure, minVersion: 'TLSv1.2' },
+    // Never requireTLS: it sends STARTTLS to a server that did not offer it. STARTTLS goes when
+    // offered; where TLS is required, smtp-pool.ts ends a session that stayed in plaintext.
+    requireTLS: false,
+    // Loopback and SMTP_INSECURE: a server that offers STARTTLS, then refuses it, gets the mail in plaintext.
+    opportunisticTLS: !settings.requireTls,
+    tls: tlsOptions(settings),
     ...(settings.ehloName ? { name: settings.ehloName } : {}),
-    // A few connections kept open and reused: a new SMTP connection (and TLS handshake) per mail
-    // held the 3-daemon outbox drain at ~210 mails/s; reused, ~700 (npm run bench).
-    pool: true,
-    maxConnections: 10,
-    maxMessages: 100,
     // Short timeouts: the sender retries with backoff, so a dead server must fail fast, not hang.
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 30_000,
-    disableFileAccess: true,
-    disableUrlAccess: true,
     logger: false,
+  };
+}
+
+export function smtpTransport(settings: SmtpSettings, from: string): MailTransport {
+  const pool = new SmtpPool({
+    connection: connectionOptions(settings),
+    auth: settings.user === undefined ? undefined : { user: settings.user, pass: settings.password ?? '' },
+    requireTls: settings.requireTls,
+    // A few connections kept open and reused: a new SMTP connection (and TLS handshake) per mail
+    // held the 3-daemon outbox drain at ~210 mails/s; reused, ~700 (npm run bench).
+    maxConnections: 10,
+    maxMessages: 100,
+    idleMs: 15_000,
+    quitWaitMs: 2_000,
+  });
+  // nodemailer composes the message (sendMail); the pool carries it.
+  const composer = nodemailer.createTransport({
+    name: 'taskmaster-smtp-pool',
+    version: '1',
+    send(mail, callback) {
+      const envelope = mail.message.getEnvelope();
+      pool.send(envelope, () => mail.message.createReadStream()).then(
+        (info) => callback(null, { ...info, envelope, messageId: mail.message.messageId() }),
+        (error: Error) => callback(error),
+      );
+    },
   });
   return {
     async deliver(mail) {
       try {
-        const info = (await transporter.sendMail(message(from, mail))) as { response?: string };
+        const info = (await composer.sendMail({ ...message(from, mail), disableFileAccess: true, disableUrlAccess: true })) as { response?: string };
         return String(info.response ?? 'accepted');
       } catch (error) {
         throw describeSmtpError(error, settings);
@@ -207,13 +282,47 @@ export function smtpTransport(settings: SmtpSettings, from: string): MailTranspo
     },
     async verify() {
       try {
-        await transporter.verify();
+        await pool.verify();
       } catch (error) {
         throw describeSmtpError(error, settings);
       }
     },
-    close: () => transporter.close(),
+    close: () => pool.close(),
   };
+}
+
+/** A certificate's subject or issuer as OpenSSL writes it: `CN=…, O=…`. */
+function distinguishedName(name: Record<string, string | string[]> | undefined): string {
+  if (!name) return '(none)';
+  return Object.entries(name)
+    .map(([key, value]) => `${key}=${[value].flat().join('+')}`)
+    .join(', ');
+}
+
+/**
+ * The certificate the server presents, fetched without checking it and with nothing sent past
+ * STARTTLS: only to name it in --check-mail's message about a certificate that did not verify.
+ * Undefined when the server cannot be reached or presents none.
+ */
+export async function peekCertificate(settings: SmtpSettings): Promise<{ subject: string; issuer: string } | undefined> {
+  const connection = new SMTPConnection({ ...connectionOptions(settings), opportunisticTLS: false, tls: { rejectUnauthorized: false, checkServerIdentity: () => undefined } });
+  connection.on('error', () => undefined);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      connection.once('end', () => reject(new Error('closed')));
+      connection.connect((error) => (error ? reject(error) : resolve()));
+    });
+    const socket = connection._socket as TLSSocket | false | null;
+    if (!connection.secure || !socket || typeof socket.getPeerCertificate !== 'function') return undefined;
+    const certificate = socket.getPeerCertificate();
+    if (!certificate || Object.keys(certificate).length === 0) return undefined;
+    return { subject: distinguishedName(certificate.subject as unknown as Record<string, string | string[]>), issuer: distinguishedName(certificate.issuer as unknown as Record<string, string | string[]>) };
+  } catch {
+    return undefined;
+  } finally {
+    if (!connection.destroyed) connection.quit();
+    setTimeout(() => connection.close(), 1_000).unref();
+  }
 }
 
 export function outboxFolderTransport(outboxDir: string, from: string, log: Logger): MailTransport {
@@ -233,7 +342,7 @@ export function outboxFolderTransport(outboxDir: string, from: string, log: Logg
       return `written to ${path}`;
     },
     async verify() {},
-    close() {},
+    async close() {},
   };
 }
 

@@ -2,11 +2,14 @@
 // By default plaintext without AUTH on 127.0.0.1; options add STARTTLS or TLS on connect with a
 // certificate, AUTH, another bind address, and refused recipients, as real servers have them.
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { isIP, type AddressInfo } from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { simpleParser, type ParsedMail } from 'mailparser';
+import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
 import { DEFAULT_LEASE_MS, DEFAULT_POLL_MS } from '../../server/mail/sender.js';
 
@@ -33,6 +36,8 @@ export interface ReceivedMail {
   secure: boolean;
   /** The user the sender logged in as, if it did. */
   user: string | undefined;
+  /** The id in the receiver's answer to the message, as Postfix gives one: `250 Ok: queued as <queueId>`. */
+  queueId: string;
 }
 
 export interface SmtpReceiverOptions {
@@ -45,8 +50,14 @@ export interface SmtpReceiverOptions {
   implicitTls?: boolean;
   /** AUTH required (PLAIN, LOGIN) with these credentials; `refusal` is the text of a 535 for others. */
   auth?: { user: string; password: string; refusal?: (given: { user: string; password: string }) => string };
-  /** A reply that refuses a recipient (e.g. { code: 550, text: '5.1.1 … User unknown' }), or undefined to accept it. */
-  refuseRecipient?: (address: string) => { code: number; text: string } | undefined;
+  /** A reply that refuses a recipient (e.g. { code: 550, text: '5.1.1 … User unknown' }), or undefined to accept it; `session` is the connection's id. */
+  refuseRecipient?: (address: string, session: string) => { code: number; text: string } | undefined;
+}
+
+/** One command the receiver got: its connection's id and the command's name (EHLO, STARTTLS, MAIL, RCPT, QUIT…). */
+export interface ReceivedCommand {
+  session: string;
+  command: string;
 }
 
 export interface SmtpReceiver {
@@ -62,6 +73,8 @@ export interface SmtpReceiver {
   droppedConnections: number;
   /** Connections held before the greeting, as a stalled server would. */
   stalled: number;
+  /** Every command received, in order, by connection. */
+  commands: ReceivedCommand[];
   /** Stall every new connection until release(). */
   hold(): void;
   release(): void;
@@ -83,6 +96,7 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
     failedLogins: 0,
     droppedConnections: 0,
     stalled: 0,
+    commands: [],
     hold() {
       holding = true;
     },
@@ -116,7 +130,14 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
     disabledCommands,
     ...(options.tls ? { key: options.tls.key, cert: options.tls.cert, secure: options.implicitTls === true } : {}),
     authMethods: ['PLAIN', 'LOGIN'],
-    logger: false,
+    // smtp-server logs each command it reads at debug level: that is how the test sees them.
+    logger: {
+      debug(entry: { tnx?: string; cid?: string; command?: string }) {
+        if (entry.tnx === 'command' && entry.cid && entry.command) receiver.commands.push({ session: entry.cid, command: entry.command });
+      },
+      info() {},
+      error() {},
+    } as never,
     onAuth(auth, _session, callback) {
       const wanted = options.auth;
       if (wanted && auth.username === wanted.user && auth.password === wanted.password) return callback(null, { user: auth.username });
@@ -125,8 +146,8 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
       const text = wanted?.refusal?.(given) ?? '5.7.8 Authentication credentials invalid';
       callback(Object.assign(new Error(text), { responseCode: 535 }));
     },
-    onRcptTo(address, _session, callback) {
-      const refusal = options.refuseRecipient?.(address.address);
+    onRcptTo(address, session, callback) {
+      const refusal = options.refuseRecipient?.(address.address, session.id);
       if (refusal) return callback(Object.assign(new Error(refusal.text), { responseCode: refusal.code }));
       callback();
     },
@@ -149,6 +170,7 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
       stream.on('end', async () => {
         const raw = Buffer.concat(chunks).toString('utf8');
         const parsed = await simpleParser(raw);
+        const queueId = randomBytes(5).toString('hex').toUpperCase();
         for (const recipient of session.envelope.rcptTo) {
           receiver.mails.push({
             to: recipient.address,
@@ -161,10 +183,11 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
             ehloName: session.hostNameAppearsAs,
             secure: session.secure,
             user: typeof session.user === 'string' ? session.user : undefined,
+            queueId,
           });
         }
         for (const wake of [...waiters]) wake();
-        callback();
+        callback(null, `Ok: queued as ${queueId}`);
       });
     },
   });
@@ -185,13 +208,13 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
 }
 
 /** A self-signed certificate (made with the openssl CLI) for these DNS names and IP addresses. */
-export function selfSignedCertificate(names: string[]): { key: string; cert: string } {
+export function selfSignedCertificate(names: string[], commonName = 'TaskMaster test SMTP'): { key: string; cert: string } {
   const dir = mkdtempSync(join(tmpdir(), 'taskmaster-cert-'));
   try {
     const san = names.map((name) => (isIP(name) ? `IP:${name}` : `DNS:${name}`)).join(',');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=TaskMaster test SMTP', '-addext', `subjectAltName=${san}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
+      ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${commonName}`, '-addext', `subjectAltName=${san}`, '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')],
       { stdio: 'ignore' },
     );
     return { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
@@ -220,4 +243,32 @@ export function tokenOf(mail: { text: string }): string {
   const alone = mail.text.split(/\r?\n/).find((line) => /^[A-Za-z0-9]{43}$/.test(line.trim()))?.trim();
   if (!fromLink || fromLink !== alone) throw new Error(`mail has no matching link and token line:\n${mail.text}`);
   return alone;
+}
+
+/** One line of the daemon's log, parsed. */
+export type CapturedLogLine = { level: number; msg: string; [field: string]: unknown };
+
+/** A pino logger whose lines the test can read and wait for. */
+export function capturedLog() {
+  const lines: CapturedLogLine[] = [];
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return {
+    log: pino({ level: 'info' }, sink),
+    lines,
+    all: () => lines.map((line) => JSON.stringify(line)).join('\n'),
+    async waitFor(predicate: (line: CapturedLogLine) => boolean, timeoutMs = 10_000): Promise<CapturedLogLine> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines.find(predicate);
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no such log line within ${timeoutMs} ms; got:\n${lines.map((line) => line.msg).join('\n')}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    },
+  };
 }
