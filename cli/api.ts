@@ -7,7 +7,8 @@
 // - undici parses HTTP with a WebAssembly module, and V8's optimising tier for it is pure start-up
 //   cost in a process that makes one or two requests: Liftoff, V8's baseline compiler, does it.
 import v8 from 'node:v8';
-import type { Problem, SessionResponse, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
+import type { AccessTokenInfo, CreatedAccessToken, MeResponse, Problem, SessionResponse, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
+import type { Scope } from '../server/contract/access-tokens.js';
 import { ApiError, UnreachableError } from './errors.js';
 
 v8.setFlagsFromString('--liftoff-only');
@@ -42,7 +43,8 @@ export class Api {
     return this.call('POST', '/v1/sessions', body);
   }
 
-  me(): Promise<UserResponse> {
+  /** The account, and the credential this client's token is (a session, or an access token and its scopes). */
+  me(): Promise<MeResponse> {
     return this.call('GET', '/v1/me');
   }
 
@@ -97,6 +99,20 @@ export class Api {
   /** The account's security events of the last 90 days, newest first. */
   events(): Promise<{ events: import('../server/contract/api.js').AccountEvent[] }> {
     return this.call('GET', '/v1/me/events');
+  }
+
+  /** A new access token (the session's password again); the token is in this answer only. */
+  createToken(body: { name: string; scopes: Scope[]; expiresInDays: number; allowedCidrs?: string[]; currentPassword: string }): Promise<CreatedAccessToken> {
+    return this.call('POST', '/v1/tokens', body);
+  }
+
+  /** The account's access tokens, newest first (expired ones for 30 days). */
+  tokens(): Promise<{ accessTokens: AccessTokenInfo[] }> {
+    return this.call('GET', '/v1/tokens');
+  }
+
+  revokeToken(id: string): Promise<void> {
+    return this.call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
   }
 
   private async call<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<T> {

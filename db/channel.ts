@@ -22,14 +22,16 @@ export interface InvalidationChannel {
   readonly live: boolean;
   /** Sends `payload` to every daemon when `trx` commits (or at once, outside a transaction). */
   publish(trx: Knex | Knex.Transaction, payload: string): Promise<void>;
+  /** Each cache subscribes itself, when it is made. */
+  subscribe(handlers: ChannelHandlers): void;
   close(): Promise<void>;
 }
 
-export function openInvalidationChannel(db: Database, handlers: ChannelHandlers, onError: (error: Error) => void): InvalidationChannel {
+export function openInvalidationChannel(db: Database, onError: (error: Error) => void): InvalidationChannel {
   if (db.dialect === 'sqlite') {
-    return { live: true, publish: async () => undefined, close: async () => undefined };
+    return { live: true, publish: async () => undefined, subscribe: () => undefined, close: async () => undefined };
   }
-  return new PostgresChannel(db.url, handlers, onError);
+  return new PostgresChannel(db.url, onError);
 }
 
 class PostgresChannel implements InvalidationChannel {
@@ -38,13 +40,26 @@ class PostgresChannel implements InvalidationChannel {
   private closed = false;
   private retryMs = RECONNECT_FIRST_MS;
   private timer: NodeJS.Timeout | undefined;
+  private readonly subscribers: ChannelHandlers[] = [];
+  /** Every subscriber, as one. */
+  private readonly handlers: ChannelHandlers = {
+    message: (payload) => {
+      for (const subscriber of this.subscribers) subscriber.message(payload);
+    },
+    reset: () => {
+      for (const subscriber of this.subscribers) subscriber.reset();
+    },
+  };
 
   constructor(
     private readonly url: string,
-    private readonly handlers: ChannelHandlers,
     private readonly onError: (error: Error) => void,
   ) {
     void this.connect();
+  }
+
+  subscribe(handlers: ChannelHandlers): void {
+    this.subscribers.push(handlers);
   }
 
   async publish(trx: Knex | Knex.Transaction, payload: string): Promise<void> {

@@ -23,6 +23,9 @@ import * as referenceApi from './reference/openapi.js';
 import { sessionRoutes } from './sessions/routes.js';
 import * as sessionsApi from './sessions/openapi.js';
 import type { SessionStore } from './sessions/store.js';
+import type { AccessTokens } from './tokens/store.js';
+import { tokenRoutes } from './tokens/routes.js';
+import * as tokensApi from './tokens/openapi.js';
 
 /** The capabilities' logic, built once by server/main.ts, as the routes reach it. */
 export interface Services {
@@ -30,6 +33,7 @@ export interface Services {
   login: Login;
   passwords: Passwords;
   sessions: SessionStore;
+  tokens: AccessTokens;
   accountDeletion: AccountDeletion;
   db: Database;
   clock: () => number;
@@ -51,6 +55,7 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: 'accounts', mount: accountRoutes, ...accountsApi },
   { name: 'login', mount: loginRoutes, ...loginApi },
   { name: 'sessions', mount: sessionRoutes, ...sessionsApi },
+  { name: 'tokens', mount: tokenRoutes, ...tokensApi },
   { name: 'passwords', mount: passwordRoutes, ...passwordsApi },
   { name: 'activity', mount: activityRoutes, ...activityApi },
   { name: 'reference', mount: referenceRoutes, ...referenceApi },

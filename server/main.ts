@@ -19,6 +19,7 @@ import { migrateAndExit } from './commands/migrate.js';
 import { warmPasswordCheck } from './passwords/strength.js';
 import { randomToken, type RandomToken } from './core/secrets.js';
 import { SessionStore } from './sessions/store.js';
+import { AccessTokens } from './tokens/store.js';
 import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './core/throttle.js';
 import { packageVersion } from './core/version.js';
 
@@ -39,10 +40,14 @@ export interface Daemon {
   port: number;
   db: Database;
   log: Logger;
+  /** The timed jobs, to run now (tests move the clock instead of waiting). */
+  jobs: { noticeExpiringTokens(): Promise<number> };
   close(): Promise<void>;
 }
 
 const SWEEP_MS = 60 * 60 * 1000;
+/** How often each daemon looks for access tokens entering their last 7 days (one mail each, whichever daemon looks first). */
+const TOKEN_NOTICE_MS = 60 * 1000;
 const LOG_BATCH_BYTES = 4096;
 const LOG_FLUSH_MS = 500;
 
@@ -92,12 +97,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const clock = options.clock ?? Date.now;
   let publicUrl = config.publicUrl ?? '';
   let sender: MailSender | undefined;
-  let sessions: SessionStore | undefined;
-  const invalidations = openInvalidationChannel(
-    db,
-    { message: (payload) => sessions?.invalidated(payload), reset: () => sessions?.dropCaches() },
-    (error) => log.warn({ err: { message: error.message } }, 'cache invalidation channel lost; serving without the cache until it is back'),
-  );
+  const invalidations = openInvalidationChannel(db, (error) => log.warn({ err: { message: error.message } }, 'cache invalidation channel lost; serving without the cache until it is back'));
   const deps = {
     db,
     clock,
@@ -111,10 +111,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     invalidations,
     log,
   };
-  sessions = new SessionStore(deps);
+  const sessions = new SessionStore(deps);
+  const tokens = new AccessTokens(deps, sessions);
   const accounts = new Accounts(deps, sessions);
-  const passwords = new Passwords(deps, sessions);
-  const accountDeletion = new AccountDeletion(deps, sessions);
+  const passwords = new Passwords(deps, sessions, tokens);
+  const accountDeletion = new AccountDeletion(deps, sessions, tokens);
   const login = new Login(deps, sessions);
   const transport = mailTransport(config, log);
   sender = new MailSender(db, transport, log, {
@@ -129,7 +130,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
 
   await estimatorReady;
-  const app = createApp({ accounts, login, passwords, sessions, accountDeletion, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
+  const app = createApp({ accounts, login, passwords, sessions, tokens, accountDeletion, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {
@@ -145,8 +146,10 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   publicUrl = config.publicUrl ?? url;
   sender.start();
   // Hourly: expired sessions and events past their 90 days.
-  const sweep = setInterval(() => void Promise.all([sessions.deleteExpired(), deleteOldEvents(db.knex, clock())]).catch(() => undefined), SWEEP_MS);
+  const sweep = setInterval(() => void Promise.all([sessions.deleteExpired(), tokens.deleteExpired(), deleteOldEvents(db.knex, clock())]).catch(() => undefined), SWEEP_MS);
   sweep.unref();
+  const tokenNotices = setInterval(() => void tokens.noticeExpiring().catch((error: Error) => log.warn({ err: { message: error.message } }, 'token expiry notices failed')), TOKEN_NOTICE_MS);
+  tokenNotices.unref();
   log.info({ url, dataDir: config.dataDir, mail: config.smtp ? describeSmtp(config.smtp) : 'outbox folder' }, `listening on ${url}`);
   log.flush();
   if (config.smtp) checkSmtpInBackground(transport, config, log, () => sender?.retryHeldMail('the SMTP check passed'));
@@ -157,9 +160,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     port,
     db,
     log,
+    jobs: { noticeExpiringTokens: () => tokens.noticeExpiring() },
     close() {
       closing ??= (async () => {
         clearInterval(sweep);
+        clearInterval(tokenNotices);
         clearInterval(logFlush);
         // Stop accepting, let requests in flight finish, drop idle keep-alive sockets.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -4,7 +4,8 @@
 import test from 'ava';
 import type { z } from 'zod';
 import type { Api } from '../cli/api.js';
-import { acceptedSchema, userResponseSchema, userSchema, verifyResponseSchema, type registerBody, type updateProfileBody } from '../server/accounts/schemas.js';
+import { acceptedSchema, meResponseSchema, userResponseSchema, userSchema, verifyResponseSchema, type registerBody, type updateProfileBody } from '../server/accounts/schemas.js';
+import { accessTokenSchema, createdTokenSchema, tokenListSchema, type createTokenBody } from '../server/tokens/schemas.js';
 import { accountEventSchema, accountEventTypeSchema, eventListSchema } from '../server/activity/schemas.js';
 import { sessionResponseSchema, type loginBody } from '../server/login/schemas.js';
 import { passwordChangeResponseSchema, resetTokenInfoSchema, type changePasswordBody } from '../server/passwords/schemas.js';
@@ -12,6 +13,9 @@ import { errorCodeSchema, problemSchema } from '../server/reference/schemas.js';
 import { revokedSchema, sessionInfoSchema, sessionListSchema } from '../server/sessions/schemas.js';
 import {
   ERROR_CODES,
+  type AccessTokenInfo,
+  type CreatedAccessToken,
+  type MeResponse,
   type AcceptedResponse,
   type AccountEvent,
   type AccountEventType,
@@ -40,6 +44,10 @@ type Sent<K extends keyof Api> = Api[K] extends (body: infer B) => unknown ? B :
 // Responses: contract/api.ts against the response schemas.
 assertType<Same<User, Output<typeof userSchema>>>();
 assertType<Same<UserResponse, Output<typeof userResponseSchema>>>();
+assertType<Same<MeResponse, Output<typeof meResponseSchema>>>();
+assertType<Same<AccessTokenInfo, Output<typeof accessTokenSchema>>>();
+assertType<Same<CreatedAccessToken, Output<typeof createdTokenSchema>>>();
+assertType<Same<{ accessTokens: AccessTokenInfo[] }, Output<typeof tokenListSchema>>>();
 assertType<Same<VerifyResponse, Output<typeof verifyResponseSchema>>>();
 assertType<Same<PasswordChangeResponse, Output<typeof passwordChangeResponseSchema>>>();
 assertType<Same<ResetTokenInfo, Output<typeof resetTokenInfoSchema>>>();
@@ -61,6 +69,7 @@ assertType<Same<Sent<'register'>, z.input<typeof registerBody>>>();
 assertType<Same<Sent<'login'>, z.input<typeof loginBody>>>();
 assertType<Same<Sent<'updateMe'>, z.input<typeof updateProfileBody>>>();
 assertType<Same<Sent<'changePassword'>, z.input<typeof changePasswordBody>>>();
+assertType<Same<Sent<'createToken'>, z.input<typeof createTokenBody>>>();
 
 test('the problem codes of the API types are the ones the schemas document, in order', (t) => {
   t.deepEqual(errorCodeSchema.options, [...ERROR_CODES]);

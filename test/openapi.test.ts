@@ -90,7 +90,7 @@ const answer = (status: number, contentType: string | undefined, body?: unknown,
 const problem = (status: number, code: string, extra: object = {}) => ({ type: `/problems/${code}`, title: 'A title', status, detail: 'What happened.', code, ...extra });
 
 test('the checker takes documented answers, pages and problems alike', (t) => {
-  t.notThrows(() => checkAgainstDocument('GET', '/v1/me', answer(200, 'application/json; charset=utf-8', { user })));
+  t.notThrows(() => checkAgainstDocument('GET', '/v1/me', answer(200, 'application/json; charset=utf-8', { user, credential: { type: 'session' } })));
   t.notThrows(() => checkAgainstDocument('DELETE', '/v1/sessions/current', answer(204, undefined)));
   t.notThrows(() => checkAgainstDocument('GET', '/v1/verify', answer(400, 'text/html; charset=utf-8', '<!doctype html>')));
   t.notThrows(() => checkAgainstDocument('HEAD', '/v1/verify', answer(200, 'text/html; charset=utf-8')));
@@ -101,7 +101,7 @@ test('the checker takes documented answers, pages and problems alike', (t) => {
 });
 
 test('the checker refuses an undocumented field, status, content type, code or header, naming the operation', (t) => {
-  const extraField = t.throws(() => checkAgainstDocument('GET', '/v1/me', answer(200, 'application/json', { user: { ...user, passwordHash: '$2b$' } })));
+  const extraField = t.throws(() => checkAgainstDocument('GET', '/v1/me', answer(200, 'application/json', { user: { ...user, passwordHash: '$2b$' }, credential: { type: 'session' } })));
   t.regex(extraField.message, /getMe \(GET \/v1\/me\) answered 200/);
   t.regex(extraField.message, /must NOT have additional properties/);
   t.regex(extraField.message, /passwordHash/);

@@ -14,6 +14,8 @@ const LABELS: Record<AccountEventType, string> = {
   password_reset: 'password reset',
   email_changed: 'email changed',
   session_revoked: 'session ended',
+  token_created: 'access token created',
+  token_revoked: 'access token revoked',
 };
 
 export async function run(ctx: Context): Promise<void> {

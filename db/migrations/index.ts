@@ -10,6 +10,7 @@ import * as addMailOutboxLease from './20261129000200_add_mail_outbox_lease.js';
 import * as createDeviceTokens from './20261129000300_create_device_tokens.js';
 import * as addSessionMetadata from './20261129000400_add_session_metadata.js';
 import * as createAccountEvents from './20261129000500_create_account_events.js';
+import * as createAccessTokens from './20261207000100_create_access_tokens.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -23,6 +24,7 @@ const migrations: Record<string, Migration> = {
   '20261129000300_create_device_tokens': createDeviceTokens,
   '20261129000400_add_session_metadata': addSessionMetadata,
   '20261129000500_create_account_events': createAccountEvents,
+  '20261207000100_create_access_tokens': createAccessTokens,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

@@ -17,6 +17,7 @@ import { parseBody } from '../core/validation.js';
 import { deleteAccountBody } from './schemas.js';
 import { claimUser, deleteUserRow, findUser } from './users.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
+import type { AccessTokens } from '../tokens/store.js';
 
 const GOODBYE_KIND = 'account_deleted';
 
@@ -24,6 +25,7 @@ export class AccountDeletion {
   constructor(
     private readonly deps: ServiceDeps & { supportEmail?: string | undefined },
     private readonly sessions: SessionStore,
+    private readonly tokens: AccessTokens,
   ) {}
 
   /**
@@ -49,6 +51,7 @@ export class AccountDeletion {
       // Of two deletions at once, the second finds nothing here once the first commits. One goodbye.
       if ((await claimUser(trx, row.id, now)) === 0) return false;
       await this.sessions.endAllSessions(trx, row.id);
+      await this.tokens.endUserTokens(trx, row.id);
       await deleteUserEmailTokens(trx, row.id);
       await deleteUserDeviceTokens(trx, row.id);
       await deleteUserEvents(trx, row.id);

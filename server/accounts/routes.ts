@@ -7,9 +7,9 @@ import { isFormPost, jsonBody, jsonOrFormBody } from '../core/body.js';
 import { HttpError } from '../core/errors.js';
 import { sendPage, tooManyPage } from '../core/page.js';
 import { requestBody, requestInfo } from '../core/request.js';
-import type { VerifyResponse } from '../contract/api.js';
+import type { MeResponse, VerifyResponse } from '../contract/api.js';
 import { TOKEN_MAX } from '../contract/rules.js';
-import { requireSession } from '../sessions/routes.js';
+import { describeCredential, requireScope, requireSession, sessionRequired } from '../auth/authorize.js';
 import { lookAtEmailToken } from './email-tokens.js';
 import { activatedPage, alreadyActivePage, confirmPage, emailChangedPage, emailTakenPage, invalidTokenPage } from './pages.js';
 
@@ -43,8 +43,8 @@ export function accountRoutes(router: Router, services: Services): void {
   });
 
   router.get('/v1/me', async (ctx) => {
-    const { user } = await requireSession(ctx, services);
-    ctx.body = { user };
+    const caller = await requireScope(ctx, services, 'account:read');
+    ctx.body = { user: caller.user, credential: describeCredential(caller) } satisfies MeResponse;
   });
 
   // The password is asked again however fresh the session: a session alone cannot delete an account.
@@ -55,8 +55,11 @@ export function accountRoutes(router: Router, services: Services): void {
   });
 
   router.patch('/v1/me', jsonBody, async (ctx) => {
-    const { user, tokenHash } = await requireSession(ctx, services);
-    ctx.body = { user: await services.accounts.updateProfile(user.id, tokenHash, requestBody(ctx), ctx.ip) };
+    const caller = await requireScope(ctx, services, 'account:write');
+    const body = requestBody(ctx);
+    // An access token changes the username only: the email is how an account is recovered.
+    if (caller.accessToken && typeof body === 'object' && body !== null && 'email' in body) throw sessionRequired();
+    ctx.body = { user: await services.accounts.updateProfile(caller.user.id, caller.tokenHash, body, ctx.ip) };
   });
 }
 

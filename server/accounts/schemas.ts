@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { described, named, nullableText, requestDocs, responseDocs, timestamp } from '../core/api-docs.js';
 import { currentPasswordField, emailField, newPasswordField, passwordField, tokenField, usernameField } from '../core/validation.js';
+import { scopeSchema } from '../tokens/schemas.js';
 
 // ---- requests: the very schemas the daemon validates with ----------------------------------------
 
@@ -63,6 +64,24 @@ export const userSchema = named(
 );
 
 export const userResponseSchema = named(responseDocs, z.strictObject({ user: userSchema }), 'UserResponse', 'The account.');
+
+export const credentialSchema = named(
+  responseDocs,
+  z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('session') }),
+    z.strictObject({
+      type: z.literal('access_token'),
+      id: z.uuid(),
+      name: z.string(),
+      scopes: z.array(scopeSchema),
+      expiresAt: timestamp('When the token stops working.'),
+    }),
+  ]),
+  'Credential',
+  'What the request came with: a session (which may do everything its account may), or an access token and what it may do.',
+);
+
+export const meResponseSchema = named(responseDocs, z.strictObject({ user: userSchema, credential: credentialSchema }), 'MeResponse', 'The account, and the credential of the request: how another service learns what a bearer token may do.');
 
 export const verifyResponseSchema = named(
   responseDocs,

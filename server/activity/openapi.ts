@@ -12,7 +12,7 @@ export const operations: OperationSpec[] = [
     tag: 'Profile',
     summary: 'The account\'s security events',
     description: 'Logins, failed logins, logouts, password and email changes, revoked sessions: the last 90 days, newest first.',
-    auth: true,
+    auth: 'account:read',
     success: { status: 200, description: 'The events.', json: 'EventList' },
     problems: [],
   },

@@ -4,7 +4,7 @@ import { named, nullableText, responseDocs, timestamp } from '../core/api-docs.j
 
 export const accountEventTypeSchema = named(
   responseDocs,
-  z.enum(['login', 'login_failed', 'logout', 'password_changed', 'password_reset', 'email_changed', 'session_revoked']),
+  z.enum(['login', 'login_failed', 'logout', 'password_changed', 'password_reset', 'email_changed', 'session_revoked', 'token_created', 'token_revoked']),
   'AccountEventType',
   'What happened.',
 );

@@ -1,4 +1,5 @@
 // The HTTP API's types, shared by the daemon and the CLI. Pure: no I/O, no server modules.
+import type { Scope } from './access-tokens.js';
 
 export interface User {
   id: string;
@@ -12,6 +13,38 @@ export interface User {
 
 export interface UserResponse {
   user: User;
+}
+
+/** What the bearer of a request is: a session, or an access token and what it may do. */
+export type Credential =
+  | { type: 'session' }
+  | { type: 'access_token'; id: string; name: string; scopes: Scope[]; expiresAt: string };
+
+/** `GET /v1/me`: the account, and the credential the request came with. */
+export interface MeResponse {
+  user: User;
+  credential: Credential;
+}
+
+/** An access token as `GET /v1/tokens` lists it: never the token itself, only its first 8 characters. */
+export interface AccessTokenInfo {
+  id: string;
+  name: string;
+  scopes: Scope[];
+  createdAt: string;
+  /** Past this time the token has expired (it stays listed for 30 days). */
+  expiresAt: string;
+  lastUsedAt: string | null;
+  lastUsedAddress: string | null;
+  /** null: any address. */
+  allowedCidrs: string[] | null;
+  prefix: string;
+}
+
+/** `POST /v1/tokens`: the token, shown this once. */
+export interface CreatedAccessToken {
+  token: string;
+  accessToken: AccessTokenInfo;
 }
 
 /** `POST /v1/verify` with JSON; `outcome`: what the token did (nothing, when it was used already). */
@@ -76,13 +109,16 @@ export const ERROR_CODES = [
   'rate_limited',
   'unauthenticated',
   'wrong_password',
+  'session_required',
+  'insufficient_scope',
+  'address_not_allowed',
   'service_unavailable',
   'internal_error',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked';
+export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked';
 
 export interface AccountEvent {
   type: AccountEventType;

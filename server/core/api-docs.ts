@@ -1,6 +1,7 @@
 // What the OpenAPI document says of the capabilities' zod schemas (each registers its bodies here),
 // and how a capability describes its operations (server/reference/document.ts builds the document).
 import { z } from 'zod';
+import type { Scope } from '../contract/access-tokens.js';
 import type { ErrorCode } from '../contract/api.js';
 
 /** What the document says of a schema: `id` makes it a named component, `description` documents it. */
@@ -55,8 +56,11 @@ export interface OperationSpec {
   tag: string;
   summary: string;
   description: string;
-  /** Needs `Authorization: Bearer <token>`. */
-  auth?: true;
+  /**
+   * Who may call it (`Authorization: Bearer`): only a session; a session or an access token with
+   * this scope; or any credential (an access token of any scope).
+   */
+  auth?: 'session' | Scope | 'any';
   parameters?: Parameter[];
   /** Component names of the body: JSON, and the page's form where a browser posts one. */
   body?: { json: string; form?: string };

@@ -29,6 +29,9 @@ export const PROBLEM_TYPES: Readonly<Record<ErrorCode, ProblemType>> = {
   rate_limited: { title: 'Too many requests', status: 429, description: 'Too many attempts in a short time. Wait as long as the `Retry-After` header says (in seconds), then try again.' },
   unauthenticated: { title: 'Not logged in', status: 401, description: 'The request has no session token, or its session ended (logged out, expired, or ended by a credential change). Log in again and send `Authorization: Bearer <token>`.' },
   wrong_password: { title: 'Wrong password', status: 403, description: 'The current password given to confirm this change is not right. Repeated wrong passwords are throttled like failed logins.' },
+  session_required: { title: 'Session required', status: 403, description: 'An access token cannot do this: passwords, the email, deleting the account, tokens and sessions in bulk need a session. Log in with `taskmaster login` and use that session.' },
+  insufficient_scope: { title: 'Insufficient scope', status: 403, description: 'The access token has no scope for this request. `WWW-Authenticate` names the scope needed (RFC 6750); create a token with it (`taskmaster token create --scope …`).' },
+  address_not_allowed: { title: 'Address not allowed', status: 403, description: 'The access token is restricted to address ranges (`allowedCidrs`) that do not include the address this request came from.' },
   service_unavailable: { title: 'Service unavailable', status: 503, description: 'The service cannot reach its database right now. Try again shortly; `Retry-After` says when.' },
   internal_error: { title: 'Internal error', status: 500, description: 'Something went wrong on the server. Nothing about it is shown here; the server log has a line for it. Try again.' },
 };

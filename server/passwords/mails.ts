@@ -25,7 +25,7 @@ export function passwordChangedMail(mail: { username: string; how: 'change' | 'r
   const thenSupport = mail.supportEmail ? `, and write to ${mail.supportEmail}.` : '.';
   const what =
     mail.how === 'reset'
-      ? `The password of your TaskMaster account was reset from the emailed link (${formatExpiry(mail.at)}). Every session was ended, so every device logs in again with the new password.`
+      ? `The password of your TaskMaster account was reset from the emailed link (${formatExpiry(mail.at)}). Every session was ended, so every device logs in again with the new password, and every access token was revoked: scripts that used one need a new one.`
       : `The password of your TaskMaster account was changed from a signed-in session (${formatExpiry(mail.at)}). Your other sessions were ended.`;
   const ifNotYou =
     mail.how === 'reset'

@@ -14,7 +14,7 @@ export const operations: OperationSpec[] = [
     tag: 'Passwords',
     summary: 'Change the password',
     description: 'Sets a new password after the current one. Every other session ends (the calling one stays), pending reset tokens die, and a notice email goes out. A wrong current password counts as a failed login.',
-    auth: true,
+    auth: 'session',
     body: { json: 'ChangePasswordBody' },
     success: { status: 200, description: 'The account, and how many other sessions ended.', json: 'PasswordChangeResponse' },
     problems: ['wrong_password', 'rate_limited'],

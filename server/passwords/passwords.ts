@@ -14,6 +14,7 @@ import { hashPassword, newEmailToken, sha256Hex } from '../core/secrets.js';
 import type { ServiceDeps } from '../core/deps.js';
 import { findUser, setPasswordHash, toUser, type UserRow } from '../accounts/users.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
+import type { AccessTokens } from '../tokens/store.js';
 import type { PasswordChangeResponse, User } from '../contract/api.js';
 import { currentPasswordMatches } from '../login/reauthenticate.js';
 import { passwordProblem } from './strength.js';
@@ -33,6 +34,7 @@ export class Passwords {
   constructor(
     private readonly deps: ServiceDeps & { supportEmail?: string | undefined },
     private readonly sessions: SessionStore,
+    private readonly tokens: AccessTokens,
   ) {}
 
   /**
@@ -105,6 +107,7 @@ export class Passwords {
       await setPasswordHash(trx, user.id, passwordHash, now, { verifiesEmail: true });
       await cancelEmailTokens(trx, user.id, 'password_reset', { except: tokenId });
       await this.sessions.endAllSessions(trx, user.id);
+      await this.tokens.endUserTokens(trx, user.id);
       await this.finish(trx, user, 'reset', request, now);
       return true;
     });

@@ -8,7 +8,7 @@ import type { AcceptedResponse, PasswordChangeResponse, ResetTokenInfo, UserResp
 import { isFormPost, jsonBody, jsonOrFormBody } from '../core/body.js';
 import type { Services } from '../capabilities.js';
 import { requestBody, requestInfo } from '../core/request.js';
-import { requireSession } from '../sessions/routes.js';
+import { requireScope, requireSession } from '../auth/authorize.js';
 
 export function passwordRoutes(router: Router, services: Services): void {
   router.post('/v1/password/forgot', jsonBody, async (ctx) => {

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { CAPABILITIES } from '../capabilities.js';
 import { requestDocs, responseDocs, type OperationSpec } from '../core/api-docs.js';
 import { PROBLEM_TYPES } from '../core/errors.js';
+import { ACCESS_TOKEN_PREFIX, SCOPES, SCOPE_MEANINGS } from '../contract/access-tokens.js';
 import { ERROR_CODES, SESSION_TOKEN_PREFIX, type ErrorCode } from '../contract/api.js';
 import { packageVersion } from '../core/version.js';
 
@@ -27,7 +28,9 @@ const html = { 'text/html': { schema: { type: 'string', description: 'A small se
 function commonProblems(spec: OperationSpec): ErrorCode[] {
   return [
     ...(spec.body ? (['invalid_input', 'malformed_json', 'payload_too_large', 'unsupported_media_type'] as const) : []),
-    ...(spec.auth ? (['unauthenticated'] as const) : []),
+    ...(spec.auth ? (['unauthenticated', 'address_not_allowed'] as const) : []),
+    ...(spec.auth === 'session' ? (['session_required'] as const) : []),
+    ...(spec.auth && spec.auth !== 'session' && spec.auth !== 'any' ? (['insufficient_scope'] as const) : []),
     'internal_error',
     ...(spec.database === false ? [] : (['service_unavailable'] as const)),
   ];
@@ -38,7 +41,7 @@ const pascal = (code: string) => code.replace(/(^|_)([a-z])/g, (_, __, letter: s
 const HEADERS = {
   RetryAfter: { description: 'Seconds to wait before trying again.', required: true, schema: { type: 'integer', minimum: 1 } },
   RetryAfterOptional: { description: 'Seconds to wait before trying again, when known.', schema: { type: 'integer', minimum: 1 } },
-  WwwAuthenticate: { description: '`Bearer` when the session token is missing or no longer valid.', schema: { type: 'string' } },
+  WwwAuthenticate: { description: '`Bearer` when the token is missing or no longer valid; `Bearer error="insufficient_scope", scope="<the scope needed>"` (RFC 6750) when an access token lacks the scope.', schema: { type: 'string' } },
   Allow: { description: 'The methods the path takes.', required: true, schema: { type: 'string' } },
 };
 
@@ -52,7 +55,7 @@ function problemHeaders(codes: ErrorCode[]): Json | undefined {
   const headers: Json = {};
   if (codes.includes('rate_limited')) headers['Retry-After'] = HEADERS.RetryAfter;
   else if (codes.includes('service_unavailable')) headers['Retry-After'] = HEADERS.RetryAfterOptional;
-  if (codes.includes('unauthenticated')) headers['WWW-Authenticate'] = HEADERS.WwwAuthenticate;
+  if (codes.includes('unauthenticated') || codes.includes('insufficient_scope')) headers['WWW-Authenticate'] = HEADERS.WwwAuthenticate;
   if (codes.includes('method_not_allowed')) headers.Allow = HEADERS.Allow;
   return Object.keys(headers).length > 0 ? headers : undefined;
 }
@@ -74,6 +77,13 @@ function problemResponse(status: number, codes: ErrorCode[], page: string | unde
   }
   const titles = codes.map((code) => `\`${code}\` (${PROBLEM_TYPES[code].title})`).join(', ');
   return response(`Problem: ${titles}; each is described at \`/problems/{code}\`.${page ? ` A browser's request gets a page instead. ${page}` : ''}`);
+}
+
+/** Who may call: a session always; an access token with the scope named (OpenAPI 3.1 lists it as the scheme's role), or with any scope. */
+function securityOf(spec: OperationSpec): Json[] {
+  if (!spec.auth) return [];
+  if (spec.auth === 'session') return [{ session: [] }];
+  return [{ session: [] }, { accessToken: spec.auth === 'any' ? [] : [spec.auth] }];
 }
 
 function operation(spec: OperationSpec, components: Json): Json {
@@ -106,7 +116,7 @@ function operation(spec: OperationSpec, components: Json): Json {
     summary: spec.summary,
     description: spec.description,
     operationId: spec.operationId,
-    security: spec.auth ? [{ bearerAuth: [] }] : [],
+    security: securityOf(spec),
     ...(spec.parameters ? { parameters: spec.parameters } : {}),
     ...(body ? { requestBody: body } : {}),
     responses,
@@ -131,7 +141,7 @@ function componentSchemas(): Record<string, Json> {
 const DESCRIPTION = `The HTTP API of \`taskmasterd\`, the TaskMaster accounts daemon.
 
 - JSON in and out. Refusals are RFC 9457 \`application/problem+json\` with a stable \`code\`; each code is described at \`/problems/{code}\` (listed under \`ErrorCode\`).
-- Authenticated calls send \`Authorization: Bearer <token>\` with a session token (\`${SESSION_TOKEN_PREFIX}…\`) from \`POST /v1/sessions\`. A session token is accepted only in that header, never in a URL.
+- Authenticated calls send \`Authorization: Bearer <token>\` with a session token (\`${SESSION_TOKEN_PREFIX}…\`) from \`POST /v1/sessions\`, or an access token (\`${ACCESS_TOKEN_PREFIX}…\`) from \`POST /v1/tokens\` within its scopes. A token is accepted only in that header, never in a URL.
 - Every GET also answers HEAD, with the same status and headers and no body.
 - Any other path answers 404 \`not_found\`; another method on a listed path answers 405 \`method_not_allowed\` with \`Allow\` listing the path's methods (see \`x-other-requests\`).
 - Request bodies are at most 1 MiB, \`application/json\` (a JSON object; the two pages' forms post \`application/x-www-form-urlencoded\`); a field of the wrong type says which type it must be.
@@ -174,10 +184,15 @@ export function buildOpenApiDocument(): Json {
       schemas: componentSchemas(),
       responses: Object.fromEntries(Object.entries(responses).sort(([a], [b]) => (a < b ? -1 : 1))),
       securitySchemes: {
-        bearerAuth: {
+        session: {
           type: 'http',
           scheme: 'bearer',
-          description: `A session token (\`${SESSION_TOKEN_PREFIX}\` and 43 URL-safe characters) from \`POST /v1/sessions\`, valid 30 days unless revoked. Only in the Authorization header, never in a URL.`,
+          description: `A session token (\`${SESSION_TOKEN_PREFIX}\` and 43 URL-safe characters) from \`POST /v1/sessions\`, valid 30 days unless revoked. A session may do everything its account may. Only in the Authorization header, never in a URL.`,
+        },
+        accessToken: {
+          type: 'http',
+          scheme: 'bearer',
+          description: `An access token for scripts and CI (\`${ACCESS_TOKEN_PREFIX}\`, 30 random characters and a 6-character CRC-32 checksum) from \`POST /v1/tokens\`. It may call the operations that list its scope (${SCOPES.map((scope) => `\`${scope}\`: ${SCOPE_MEANINGS[scope]}`).join('; ')}), from its \`allowedCidrs\` only, until it expires or is revoked; anything else answers 403 \`insufficient_scope\` (with \`WWW-Authenticate\` naming the scope), \`address_not_allowed\` or \`session_required\`.`,
         },
       },
     },

@@ -1,15 +1,14 @@
 // The sessions' routes: list them, end one, end others or all, log out.
 import type Router from '@koa/router';
 import { invalidInput } from '../core/errors.js';
-import type { Context } from 'koa';
+import { callerOf, requireScope, requireSession } from '../auth/authorize.js';
 import type { Services } from '../capabilities.js';
 import { requestInfo } from '../core/request.js';
-import type { Authenticated } from './store.js';
 
 export function sessionRoutes(router: Router, services: Services): void {
   router.get('/v1/sessions', async (ctx) => {
-    const auth = await requireSession(ctx, services);
-    ctx.body = { sessions: await services.sessions.list(auth) };
+    const caller = await requireScope(ctx, services, 'account:read');
+    ctx.body = { sessions: await services.sessions.list(caller) };
   });
 
   // `scope` is read once: others or all; anything else names the value it got.
@@ -23,20 +22,17 @@ export function sessionRoutes(router: Router, services: Services): void {
     ctx.body = { revoked: await services.sessions.revokeScope(auth, scope, requestInfo(ctx)) };
   });
 
+  // With an access token, the token ends itself (whatever its scopes: a leaked token can always be killed with itself).
   router.delete('/v1/sessions/current', async (ctx) => {
-    const auth = await requireSession(ctx, services);
-    await services.sessions.logout(auth, requestInfo(ctx));
+    const caller = await callerOf(ctx, services);
+    if (caller.accessToken) await services.tokens.revokeItself(caller.user.id, caller.accessToken, requestInfo(ctx));
+    else await services.sessions.logout(caller.session!, requestInfo(ctx));
     ctx.status = 204;
   });
 
   router.delete('/v1/sessions/:id', async (ctx) => {
-    const auth = await requireSession(ctx, services);
-    await services.sessions.revokeById(auth, ctx.params.id ?? '', requestInfo(ctx));
+    const caller = await requireScope(ctx, services, 'account:write');
+    await services.sessions.revokeById(caller.user.id, ctx.params.id ?? '', requestInfo(ctx));
     ctx.status = 204;
   });
-}
-
-/** Resolves the bearer token or throws 401: what every route that needs a session asks first. */
-export async function requireSession(ctx: Context, services: Pick<Services, 'sessions'>): Promise<Authenticated> {
-  return services.sessions.authenticate(ctx.get('Authorization') || undefined);
 }

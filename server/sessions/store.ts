@@ -9,7 +9,7 @@
 //   commit), so every other daemon drops it too;
 // - an entry lives at most CACHE_TTL_MS, so a lost notification is bounded;
 // - while the channel is not live (the listening connection is down) the cache is not used at
-//   all, and it is emptied whenever that connection is lost or comes back.
+//   all, and it is emptied whenever that connection is lost or comes back (cache.ts).
 import type { Knex } from 'knex';
 import { HttpError } from '../core/errors.js';
 import { randomUUID } from 'node:crypto';
@@ -18,24 +18,17 @@ import type { ServiceDeps } from '../core/deps.js';
 import { newSessionToken, sha256Hex } from '../core/secrets.js';
 import { findUser, toUser } from '../accounts/users.js';
 import { SESSION_TOKEN_PREFIX, type SessionInfo, type User } from '../contract/api.js';
+import { CACHE_TTL_MS, CredentialCache } from './cache.js';
 
 interface CachedSession {
   userId: string;
   publicId: string;
   expiresAt: number;
   lastUsedAt: number;
-  cachedAt: number;
-}
-
-interface CachedUser {
-  user: User;
-  cachedAt: number;
 }
 
 export const SESSION_TTL_MS = 30 * 24 * 60 * 60 * 1000;
-
-/** How long a cached session or user may be served without asking the database again. */
-export const CACHE_TTL_MS = 5_000;
+export { CACHE_TTL_MS };
 
 export interface Authenticated {
   user: User;
@@ -49,30 +42,30 @@ export type RevokeScope = 'others' | 'all';
 /** `last_used_at` is written at most this often per session, so the hot path stays a cache hit. */
 const LAST_USED_GRANULARITY_MS = 60_000;
 
-const MAX_CACHED = 50_000;
 // The shape of a real token (prefix + 32 bytes of base64url); anything else is refused without a query.
 const TOKEN_SHAPE = new RegExp(`^${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{43}$`);
 
 export class SessionStore {
-  private readonly sessions = new Map<string, CachedSession>();
-  private readonly users = new Map<string, CachedUser>();
-  /** Counts invalidations; see cacheable(). */
-  private generation = 0;
-  constructor(private readonly deps: ServiceDeps) {}
+  private readonly sessions: CredentialCache<CachedSession>;
+  private readonly users: CredentialCache<User>;
 
-  /** The user behind an `Authorization: Bearer` header, or 401. */
-  async authenticate(authorization: string | undefined): Promise<Authenticated> {
-    const token = /^Bearer +(\S+) *$/i.exec(authorization ?? '')?.[1];
-    if (!token) throw unauthenticated('Log in first: send Authorization: Bearer <token>.');
+  constructor(private readonly deps: ServiceDeps) {
+    this.sessions = new CredentialCache(deps.clock, deps.invalidations);
+    this.users = new CredentialCache(deps.clock, deps.invalidations);
+    deps.invalidations.subscribe({ message: (payload) => this.invalidated(payload), reset: () => this.dropCaches() });
+  }
+
+  /** The user behind a session token, or 401. */
+  async authenticate(token: string): Promise<Authenticated> {
     if (!TOKEN_SHAPE.test(token)) throw unauthenticated('This session token is not valid. Log in again.');
     const tokenHash = sha256Hex(token);
-    const session = this.fresh(this.sessions.get(tokenHash)) ?? (await this.loadSession(tokenHash));
+    const session = await this.sessions.through(tokenHash, () => this.loadSession(tokenHash));
     if (!session) throw unauthenticated('This session has ended. Log in again.');
     if (session.expiresAt <= this.deps.clock()) {
       await this.revoke(tokenHash);
       throw unauthenticated('This session has expired. Log in again.');
     }
-    const user = this.fresh(this.users.get(session.userId))?.user ?? (await this.loadUser(session.userId));
+    const user = await this.userById(session.userId);
     if (!user) throw unauthenticated('This account no longer exists.');
     const now = this.deps.clock();
     if (now - session.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
@@ -115,7 +108,7 @@ export class SessionStore {
   }
 
   /** The user's live sessions, newest first, the caller's marked. */
-  async list(auth: Authenticated): Promise<SessionInfo[]> {
+  async list(auth: { user: User; tokenHash: string }): Promise<SessionInfo[]> {
     const now = this.deps.clock();
     const rows = await this.deps.db
       .knex('sessions')
@@ -139,12 +132,12 @@ export class SessionStore {
   }
 
   /** Ends one of the user's sessions by its public id; another user's id is as unknown as a made-up one. */
-  async revokeById(auth: Authenticated, publicId: string, request: RequestInfo): Promise<void> {
+  async revokeById(userId: string, publicId: string, request: RequestInfo): Promise<void> {
     const ended = await this.deps.db.knex.transaction(async (trx) => {
-      const row = await trx('sessions').where({ user_id: auth.user.id, public_id: publicId }).first('id', 'token_hash');
+      const row = await trx('sessions').where({ user_id: userId, public_id: publicId }).first('id', 'token_hash');
       if (!row) return false;
       await this.endSession(trx, String(row.token_hash));
-      await recordEvent(trx, auth.user.id, 'session_revoked', request, this.deps.clock());
+      await recordEvent(trx, userId, 'session_revoked', request, this.deps.clock());
       return true;
     });
     if (!ended) throw new HttpError(404, 'not_found', 'No session of yours has this id. List them with `taskmaster sessions`.');
@@ -175,7 +168,6 @@ export class SessionStore {
    * commit. True when there was such a session.
    */
   private async endSession(trx: Knex.Transaction, tokenHash: string): Promise<boolean> {
-    this.generation++;
     this.sessions.delete(tokenHash);
     const deleted = await trx('sessions').where('token_hash', tokenHash).delete();
     if (deleted > 0) await this.deps.invalidations.publish(trx, `session:${tokenHash}`);
@@ -197,17 +189,23 @@ export class SessionStore {
     await this.deps.invalidations.publish(trx, `user:${userId}`);
   }
 
+  /** The account, from the cache when it may answer (for every credential's check). */
+  userById(userId: string): Promise<User | undefined> {
+    return this.users.through(userId, async () => {
+      const row = await findUser(this.deps.db, { id: userId });
+      return row ? toUser(row) : undefined;
+    });
+  }
+
   /** A message from the invalidation channel (see the top of this file). */
-  invalidated(payload: string): void {
-    this.generation++;
+  private invalidated(payload: string): void {
     const [kind, key] = [payload.slice(0, payload.indexOf(':')), payload.slice(payload.indexOf(':') + 1)];
     if (kind === 'session') this.sessions.delete(key);
     else if (kind === 'user') this.dropUser(key);
   }
 
   /** Forgets everything cached (the channel may have missed messages). */
-  dropCaches(): void {
-    this.generation++;
+  private dropCaches(): void {
     this.sessions.clear();
     this.users.clear();
   }
@@ -223,63 +221,26 @@ export class SessionStore {
   /** Deletes expired sessions; run now and then so the table does not grow forever. */
   async deleteExpired(): Promise<number> {
     const now = this.deps.clock();
-    for (const [hash, session] of this.sessions) if (session.expiresAt <= now) this.sessions.delete(hash);
+    this.sessions.deleteWhere((session) => session.expiresAt <= now);
     return this.deps.db.knex('sessions').where('expires_at', '<=', now).delete();
   }
 
   /** The user's cached user row and sessions go (their sessions are read again on next use). */
   private dropUser(userId: string): void {
-    this.generation++;
     this.users.delete(userId);
-    for (const [hash, session] of this.sessions) if (session.userId === userId) this.sessions.delete(hash);
-  }
-
-  /**
-   * A row read from the database may be cached only if no invalidation arrived while it was read
-   * (it could be the row that was just revoked) and invalidations are arriving at all.
-   */
-  private cacheable(generationBeforeRead: number): boolean {
-    return this.generation === generationBeforeRead && this.deps.invalidations.live;
-  }
-
-  /** A cache entry that may still be served: young enough, and only while invalidations arrive. */
-  private fresh<T extends { cachedAt: number }>(entry: T | undefined): T | undefined {
-    if (!entry || !this.deps.invalidations.live) return undefined;
-    return this.deps.clock() - entry.cachedAt < CACHE_TTL_MS ? entry : undefined;
+    this.sessions.deleteWhere((session) => session.userId === userId);
   }
 
   private async loadSession(tokenHash: string): Promise<CachedSession | undefined> {
-    const generation = this.generation;
     const row = await this.deps.db.knex('sessions').select('user_id', 'public_id', 'expires_at', 'last_used_at', 'created_at').where('token_hash', tokenHash).first();
     if (!row) return undefined;
-    const session = {
+    return {
       userId: String(row.user_id),
       publicId: String(row.public_id),
       expiresAt: Number(row.expires_at),
       lastUsedAt: Number(row.last_used_at ?? row.created_at),
-      cachedAt: this.deps.clock(),
     };
-    if (this.cacheable(generation)) remember(this.sessions, tokenHash, session);
-    return session;
   }
-
-  private async loadUser(userId: string): Promise<User | undefined> {
-    const generation = this.generation;
-    const row = await findUser(this.deps.db, { id: userId });
-    if (!row) return undefined;
-    const user = toUser(row);
-    if (this.cacheable(generation)) remember(this.users, userId, { user, cachedAt: this.deps.clock() });
-    return user;
-  }
-}
-
-/** Insertion-ordered Map as a simple bounded cache: the oldest entry goes first. */
-function remember<V>(map: Map<string, V>, key: string, value: V): void {
-  if (map.size >= MAX_CACHED) {
-    const oldest = map.keys().next().value;
-    if (oldest !== undefined) map.delete(oldest);
-  }
-  map.set(key, value);
 }
 
 function unauthenticated(detail: string): HttpError {
