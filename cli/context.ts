@@ -44,6 +44,11 @@ export function createContext(io: IO, env: Record<string, string | undefined>, s
       if (!options.session) return new Api(server, undefined);
       const token = env.TASKMASTER_TOKEN || (await context.config()).entry(server)?.token;
       if (!token) throw new NotLoggedInError(`You are not logged in to ${server}. Run \`taskmaster login\`.`);
+      if (token.startsWith('tmp_')) {
+        // Its checksum tells a cut or mistyped access token here, without a round trip.
+        const { isWellFormedAccessToken } = await import('../server/contract/access-tokens.js');
+        if (!isWellFormedAccessToken(token)) throw new NotLoggedInError('TASKMASTER_TOKEN is not a whole access token: its checksum does not match. Was it cut short or mistyped?');
+      }
       return new Api(server, token);
     },
     prompt() {

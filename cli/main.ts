@@ -55,7 +55,7 @@ export function buildProgram(io: IO, makeContext: (command: Command) => Context)
       `
 Environment:
   TASKMASTER_SERVER      daemon base URL, like --server
-  TASKMASTER_TOKEN       use this session token instead of the saved one (CI)
+  TASKMASTER_TOKEN       use this token instead of the saved session: an access token (tmp_…) for CI, or a session token
   TASKMASTER_CONFIG_DIR  folder of the config file
   TASKMASTER_NO_INPUT=1  like --no-input
   NO_COLOR               like --no-color

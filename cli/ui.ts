@@ -1,5 +1,5 @@
 // Output: the dashboard, the profile, and how results and errors are shown (text or --json).
-import type { User } from '../server/contract/api.js';
+import type { Credential, User } from '../server/contract/api.js';
 import type { IO } from './io.js';
 
 function memberSince(user: User): string {
@@ -58,12 +58,14 @@ export interface LoginStatus {
   user: User | null;
   tokenSource: string | null;
   token: string | null;
+  /** What the token is, as the server says: a session, or an access token with its name and scopes. */
+  credential: Credential | null;
   expiresAt: string | null;
 }
 
-/** Enough of a token to tell two apart (`tm_abcd…`), never enough to use it. */
+/** Enough of a token to tell two apart (`tm_abcd…`, `tmp_abcd…`), never enough to use it. */
 export function maskToken(token: string): string {
-  const shown = Math.min(token.startsWith('tm_') ? 7 : 4, Math.floor(token.length / 4));
+  const shown = Math.min(token.startsWith('tmp_') ? 8 : token.startsWith('tm_') ? 7 : 4, Math.floor(token.length / 4));
   return `${token.slice(0, shown)}…`;
 }
 
@@ -72,11 +74,11 @@ export function loginStatus(io: IO, status: LoginStatus, now = new Date()): stri
   const entries: [string, string][] = [['Server', status.server]];
   if (status.user) entries.push(['Account', `${out.bold(status.user.username)}  (${status.user.email})`]);
   else if (status.username) entries.push(['Account', `${status.username}  ${out.dim('(as saved at login)')}`]);
-  if (status.token) entries.push(['Token', status.token]);
+  if (status.token) entries.push(['Token', status.credential?.type === 'access_token' ? `${status.token}  (access token "${status.credential.name}": ${status.credential.scopes.join(', ')})` : status.token]);
   if (status.tokenSource) entries.push(['Token from', status.tokenSource]);
   if (status.expiresAt) entries.push(['Expires', when(status.expiresAt, now)]);
   const session = {
-    valid: out.green('✓ valid'),
+    valid: out.green(status.credential?.type === 'access_token' ? '✓ valid access token' : '✓ valid'),
     ended: `${out.red('✗ ended')} (logged out, revoked or expired): run \`taskmaster login\``,
     not_logged_in: `${out.red('✗ not logged in')}: run \`taskmaster login\`, or set TASKMASTER_TOKEN`,
     unreachable: `${out.yellow('? unknown')}: the server cannot be reached`,

@@ -95,7 +95,7 @@ test('status when not logged in exits 4, with --json too', async (t) => {
   t.regex(text.stderr, /taskmaster login/);
   const json = await user.run(['status', '--json']);
   t.is(json.code, 4);
-  t.deepEqual(JSON.parse(json.stdout), { server: td.url, state: 'not_logged_in', valid: false, username: null, user: null, tokenSource: null, token: null, expiresAt: null });
+  t.deepEqual(JSON.parse(json.stdout), { server: td.url, state: 'not_logged_in', valid: false, username: null, user: null, tokenSource: null, token: null, credential: null, expiresAt: null });
   t.is(JSON.parse(json.stderr).error.code, 'not_logged_in');
 });
 

@@ -19,6 +19,7 @@ export async function run(ctx: Context): Promise<void> {
     user: null,
     tokenSource: current?.source ?? null,
     token: current ? maskToken(current.token) : null,
+    credential: null,
     expiresAt: null,
   };
   let failure: CliError | undefined;
@@ -26,11 +27,14 @@ export async function run(ctx: Context): Promise<void> {
     failure = notLoggedIn(server);
   } else {
     const api = await ctx.api({ session: true });
-    // Both at once: one round trip of waiting. The session list is only for the expiry.
+    // Both at once: one round trip of waiting. The session list is only for a session's expiry.
     const [me, sessions] = await Promise.allSettled([api.me(), api.sessions()]);
     if (me.status === 'fulfilled') {
-      Object.assign(status, { state: 'valid', valid: true, user: me.value.user, username: me.value.user.username });
-      if (sessions.status === 'fulfilled') status.expiresAt = sessions.value.sessions.find((session) => session.current)?.expiresAt ?? null;
+      const { user, credential } = me.value;
+      Object.assign(status, { state: 'valid', valid: true, user, username: user.username, credential });
+      // An access token carries its own expiry; a session's is in the session list.
+      if (credential.type === 'access_token') status.expiresAt = credential.expiresAt;
+      else if (sessions.status === 'fulfilled') status.expiresAt = sessions.value.sessions.find((session) => session.current)?.expiresAt ?? null;
     } else if (me.reason instanceof UnreachableError) {
       Object.assign(status, { state: 'unreachable', valid: null });
       failure = me.reason;
@@ -39,7 +43,9 @@ export async function run(ctx: Context): Promise<void> {
       failure = new CliError(
         EXIT.notLoggedIn,
         'session_ended',
-        `The session for ${server} has ended (logged out, revoked or expired). Run \`taskmaster login\`${current.source === TOKEN_ENV ? `, or set ${TOKEN_ENV} to a valid token` : ''}.`,
+        current.token.startsWith('tmp_')
+          ? `The access token in ${TOKEN_ENV} is no longer accepted by ${server}: ${me.reason.message}`
+          : `The session for ${server} has ended (logged out, revoked or expired). Run \`taskmaster login\`${current.source === TOKEN_ENV ? `, or set ${TOKEN_ENV} to a valid token` : ''}.`,
       );
     } else {
       throw me.reason;
@@ -52,7 +58,7 @@ export async function run(ctx: Context): Promise<void> {
 export function define(program: Command, makeContext: (command: Command) => Context): void {
   program
     .command('status')
-    .description('show the server, your account, where the token comes from (masked), its expiry, and whether it is still valid')
+    .description('show the server, your account, the token in use (masked; a session or an access token and its scopes), where it comes from, its expiry, and whether it is still valid')
     .addHelpText(
       'after',
       `
