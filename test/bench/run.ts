@@ -33,6 +33,8 @@ interface Target {
   child: ChildProcess;
   url: string;
   tokens: string[];
+  /** Read-only access tokens of the same users (daemon targets). */
+  accessTokens: string[];
   emails: string[];
   password: string;
   ask<T>(message: object, reply: string): Promise<T>;
@@ -78,7 +80,7 @@ async function startTarget(...args: string[]): Promise<Target> {
   // BENCH_CPU_PROF=DIR: each target writes a V8 CPU profile there when it exits by itself (quit()).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = fork(TARGET, args, { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
-  const ready = await new Promise<{ url: string; tokens?: string[]; emails?: string[]; password: string }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; tokens?: string[]; accessTokens?: string[]; emails?: string[]; password: string }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as never));
     child.once('exit', (code) => reject(new Error(`target ${args.join(' ')} exited ${code}`)));
   });
@@ -87,6 +89,7 @@ async function startTarget(...args: string[]): Promise<Target> {
     child,
     ...ready,
     tokens: ready.tokens ?? [`tm_${'x'.repeat(43)}`], // the bare app ignores it; the request is built the same way
+    accessTokens: ready.accessTokens ?? [],
     emails: ready.emails ?? [],
     ask: (message, reply) =>
       new Promise((resolve) => {
@@ -452,6 +455,17 @@ async function lookupRows(): Promise<void> {
   record('GET /v1/me req/s, 20 connections', smallRate, bareRate, 'req/s', '≥ 0.6x, revoked token refused at once', (r) => r >= 0.6 && revoked, revoked ? 'revoked token refused on the next request' : `revocation check failed (${before} then ${after})`);
 
   record('GET /v1/me req/s, 100,000 users and sessions', largeRate, smallRate, 'req/s', '≥ 0.9x of 1,000', (r) => r >= 0.9);
+
+  // An access token against a session, on the same daemon, alternating: the scope and address
+  // checks answer from the cache, as the session check does.
+  const withAccessTokens = { ...small, tokens: small.accessTokens };
+  await meThroughput(withAccessTokens, 20, 2);
+  const byCredential = { session: [] as number[], accessToken: [] as number[] };
+  for (let round = 0; round < 3; round++) {
+    byCredential.session.push(await meThroughput(small));
+    byCredential.accessToken.push(await meThroughput(withAccessTokens));
+  }
+  record('GET /v1/me req/s with an access token (scope and address checked)', median(byCredential.accessToken), median(byCredential.session), 'req/s', '≥ 0.95x of a session', (r) => r >= 0.95, undefined, byCredential);
 
   // 8. Memory: RSS after 100,000 requests against RSS after warm-up.
   await autocannon({ url: small.url, connections: 10, amount: 10_000, requests: [{ method: 'GET', path: '/v1/me', setupRequest: (request) => ({ ...request, headers: { authorization: `Bearer ${pick(small.tokens)}` } }) }] });

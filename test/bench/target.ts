@@ -11,7 +11,7 @@
 // It reports {ready, url, tokens, …} on start and answers {rss, eventLoop, cpuMs, statements, users},
 // bcrypt results, {go}/{halt} to a sender and {sink-count}/{sink-reset} to the sink.
 import { fork } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import { randomInt, randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -21,6 +21,7 @@ import bcrypt from 'bcrypt';
 import Koa from 'koa';
 import pino from 'pino';
 import { SMTPServer } from 'smtp-server';
+import { newAccessToken } from '../../server/contract/access-tokens.js';
 import { hashPassword, newSessionToken, randomToken, sha256Hex } from '../../server/core/secrets.js';
 
 type Message =
@@ -68,18 +69,20 @@ const PASSWORD = 'correct-horse-battery-staple-42';
  * (a `sqlite://` or `postgres://` URL), in its own process: the daemon then starts on the seeded
  * database as it would after growing to N users, without the heap a bulk insert leaves behind.
  */
-async function seedDatabase(databaseUrl: string, seed: number, cost: number): Promise<{ tokens: string[]; emails: string[] }> {
+async function seedDatabase(databaseUrl: string, seed: number, cost: number): Promise<{ tokens: string[]; accessTokens: string[]; emails: string[] }> {
   const { openDatabase, migrateToLatest } = await import('../../db/connection.js');
   const db = openDatabase(databaseUrl);
   await migrateToLatest(db);
   const passwordHash = await hashPassword(PASSWORD, cost);
   const now = Date.now();
   const tokens: string[] = [];
+  const accessTokens: string[] = [];
   const emails: string[] = [];
   const sampleEvery = Math.max(1, Math.floor(seed / 1000));
   for (let start = 0; start < seed; start += 1000) {
     const users: Record<string, unknown>[] = [];
     const sessions: Record<string, unknown>[] = [];
+    const grants: Record<string, unknown>[] = [];
     for (let i = start; i < Math.min(seed, start + 1000); i++) {
       const id = randomUUID();
       const email = `bench${i}@example.com`;
@@ -89,21 +92,27 @@ async function seedDatabase(databaseUrl: string, seed: number, cost: number): Pr
       if (i % sampleEvery === 0) {
         tokens.push(token);
         emails.push(email);
+        // An access token beside each sampled session: read-only, bound to loopback, so its
+        // scope and address checks are part of what a request costs.
+        const accessToken = newAccessToken(randomInt);
+        grants.push({ id: randomUUID(), user_id: id, name: 'bench', token_hash: sha256Hex(accessToken), prefix: accessToken.slice(0, 8), scopes: 'account:read', allowed_cidrs: '127.0.0.0/8', created_at: now, expires_at: now + 30 * 86_400_000 });
+        accessTokens.push(accessToken);
       }
     }
     await db.knex.transaction(async (trx) => {
       await trx.batchInsert('users', users, 200);
       await trx.batchInsert('sessions', sessions, 500);
+      await trx.batchInsert('access_tokens', grants, 500);
     });
   }
   await db.knex.destroy();
-  return { tokens, emails };
+  return { tokens, accessTokens, emails };
 }
 
-async function daemon(seed: number, cost: number, databaseUrl?: string): Promise<{ url: string; tokens: string[]; emails: string[] }> {
+async function daemon(seed: number, cost: number, databaseUrl?: string): Promise<{ url: string; tokens: string[]; accessTokens: string[]; emails: string[] }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-bench-'));
   const seedUrl = databaseUrl ?? `sqlite://${join(dataDir, 'taskmaster.sqlite3')}`;
-  const seeded = await new Promise<{ tokens: string[]; emails: string[] }>((resolve, reject) => {
+  const seeded = await new Promise<{ tokens: string[]; accessTokens: string[]; emails: string[] }>((resolve, reject) => {
     const seeder = fork(fileURLToPath(import.meta.url), ['seed', seedUrl, String(seed), String(cost)], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     seeder.once('message', (message) => resolve(message as never));
     seeder.once('exit', (code) => code !== 0 && reject(new Error(`seeding exited ${code}`)));
