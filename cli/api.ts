@@ -39,7 +39,7 @@ export class Api {
     return this.call('POST', '/v1/verify/resend', { email });
   }
 
-  login(body: { email: string; password: string; deviceToken?: string }): Promise<SessionResponse> {
+  login(body: { email: string; password: string; code?: string; deviceToken?: string }): Promise<SessionResponse> {
     return this.call('POST', '/v1/sessions', body);
   }
 
@@ -48,7 +48,7 @@ export class Api {
     return this.call('GET', '/v1/me');
   }
 
-  updateMe(body: { username?: string; email?: string; currentPassword?: string }): Promise<UserResponse> {
+  updateMe(body: { username?: string; email?: string; currentPassword?: string; code?: string }): Promise<UserResponse> {
     return this.call('PATCH', '/v1/me', body);
   }
 
@@ -72,7 +72,7 @@ export class Api {
   }
 
   /** Changes the password of this session's account; the other sessions end. */
-  changePassword(body: { currentPassword: string; newPassword: string }): Promise<import('../server/contract/api.js').PasswordChangeResponse> {
+  changePassword(body: { currentPassword: string; newPassword: string; code?: string }): Promise<import('../server/contract/api.js').PasswordChangeResponse> {
     return this.call('POST', '/v1/me/password', body);
   }
 
@@ -92,8 +92,8 @@ export class Api {
   }
 
   /** Deletes the account for good; the password is asked again. */
-  deleteAccount(currentPassword: string): Promise<void> {
-    return this.call('DELETE', '/v1/me', { currentPassword });
+  deleteAccount(currentPassword: string, code?: string): Promise<void> {
+    return this.call('DELETE', '/v1/me', { currentPassword, ...(code ? { code } : {}) });
   }
 
   /** The account's security events of the last 90 days, newest first. */
@@ -102,7 +102,7 @@ export class Api {
   }
 
   /** A new access token (the session's password again); the token is in this answer only. */
-  createToken(body: { name: string; scopes: Scope[]; expiresInDays: number; allowedCidrs?: string[]; currentPassword: string }): Promise<CreatedAccessToken> {
+  createToken(body: { name: string; scopes: Scope[]; expiresInDays: number; allowedCidrs?: string[]; currentPassword: string; code?: string }): Promise<CreatedAccessToken> {
     return this.call('POST', '/v1/tokens', body);
   }
 

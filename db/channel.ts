@@ -9,6 +9,8 @@ import type { Database } from './connection.js';
 const CHANNEL = 'taskmaster_invalidate';
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
+/** At most this long a revocation waits for its own message to come back. */
+const SETTLE_MAX_MS = 250;
 
 export interface ChannelHandlers {
   /** A message another daemon (or this one) published. */
@@ -24,12 +26,19 @@ export interface InvalidationChannel {
   publish(trx: Knex | Knex.Transaction, payload: string): Promise<void>;
   /** Each cache subscribes itself, when it is made. */
   subscribe(handlers: ChannelHandlers): void;
+  /**
+   * Resolves once this daemon's own listener has heard every message it published so far (PostgreSQL
+   * sends a NOTIFY to every listener at once, so the other daemons have been sent it too), or after
+   * SETTLE_MAX_MS. A revocation awaits it before it answers, so the revoked credential's next
+   * request, on any daemon, comes after the daemon was told.
+   */
+  settle(): Promise<void>;
   close(): Promise<void>;
 }
 
 export function openInvalidationChannel(db: Database, onError: (error: Error) => void): InvalidationChannel {
   if (db.dialect === 'sqlite') {
-    return { live: true, publish: async () => undefined, subscribe: () => undefined, close: async () => undefined };
+    return { live: true, publish: async () => undefined, subscribe: () => undefined, settle: async () => undefined, close: async () => undefined };
   }
   return new PostgresChannel(db.url, onError);
 }
@@ -62,8 +71,30 @@ class PostgresChannel implements InvalidationChannel {
     this.subscribers.push(handlers);
   }
 
+  /** Messages published and not heard back yet (a rolled-back one never is: each is forgotten after a while). */
+  private readonly unheard = new Map<string, { heard: Promise<void>; hear: () => void }>();
+
   async publish(trx: Knex | Knex.Transaction, payload: string): Promise<void> {
+    if (!this.unheard.has(payload)) {
+      let hear = () => undefined as void;
+      const heard = new Promise<void>((resolve) => (hear = resolve));
+      this.unheard.set(payload, { heard, hear });
+      setTimeout(() => this.heard(payload), 5_000).unref();
+    }
     await trx.raw('SELECT pg_notify(?, ?)', [CHANNEL, payload]);
+  }
+
+  async settle(): Promise<void> {
+    if (!this.live || this.unheard.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_MAX_MS)));
+    await Promise.race([Promise.all([...this.unheard.values()].map((entry) => entry.heard)), deadline]);
+    clearTimeout(timer);
+  }
+
+  private heard(payload: string): void {
+    this.unheard.get(payload)?.hear();
+    this.unheard.delete(payload);
   }
 
   async close(): Promise<void> {
@@ -79,7 +110,10 @@ class PostgresChannel implements InvalidationChannel {
     const client = new pg.Client({ connectionString: this.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
     this.client = client;
     client.on('notification', (message) => {
-      if (message.channel === CHANNEL && message.payload !== undefined) this.handlers.message(message.payload);
+      if (message.channel === CHANNEL && message.payload !== undefined) {
+        this.handlers.message(message.payload);
+        this.heard(message.payload);
+      }
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));

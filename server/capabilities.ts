@@ -24,6 +24,9 @@ import { sessionRoutes } from './sessions/routes.js';
 import * as sessionsApi from './sessions/openapi.js';
 import type { SessionStore } from './sessions/store.js';
 import type { AccessTokens } from './tokens/store.js';
+import type { TwoFactor } from './two-factor/store.js';
+import { twoFactorRoutes } from './two-factor/routes.js';
+import * as twoFactorApi from './two-factor/openapi.js';
 import { tokenRoutes } from './tokens/routes.js';
 import * as tokensApi from './tokens/openapi.js';
 
@@ -34,6 +37,7 @@ export interface Services {
   passwords: Passwords;
   sessions: SessionStore;
   tokens: AccessTokens;
+  twoFactor: TwoFactor;
   accountDeletion: AccountDeletion;
   db: Database;
   clock: () => number;
@@ -56,6 +60,7 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: 'login', mount: loginRoutes, ...loginApi },
   { name: 'sessions', mount: sessionRoutes, ...sessionsApi },
   { name: 'tokens', mount: tokenRoutes, ...tokensApi },
+  { name: 'two-factor', mount: twoFactorRoutes, ...twoFactorApi },
   { name: 'passwords', mount: passwordRoutes, ...passwordsApi },
   { name: 'activity', mount: activityRoutes, ...activityApi },
   { name: 'reference', mount: referenceRoutes, ...referenceApi },

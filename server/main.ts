@@ -20,6 +20,8 @@ import { warmPasswordCheck } from './passwords/strength.js';
 import { randomToken, type RandomToken } from './core/secrets.js';
 import { SessionStore } from './sessions/store.js';
 import { AccessTokens } from './tokens/store.js';
+import { TotpKeyError, resolveTotpKey } from './two-factor/key.js';
+import { TwoFactor } from './two-factor/store.js';
 import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './core/throttle.js';
 import { packageVersion } from './core/version.js';
 
@@ -111,12 +113,21 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     invalidations,
     log,
   };
+  let totpKey: Buffer | undefined;
+  try {
+    totpKey = await resolveTotpKey(config, db, log);
+  } catch (error) {
+    await invalidations.close().catch(() => undefined);
+    await closeWithin(db, 1_000);
+    throw error instanceof TotpKeyError ? new StartError(error.message) : error;
+  }
   const sessions = new SessionStore(deps);
-  const tokens = new AccessTokens(deps, sessions);
-  const accounts = new Accounts(deps, sessions);
-  const passwords = new Passwords(deps, sessions, tokens);
-  const accountDeletion = new AccountDeletion(deps, sessions, tokens);
-  const login = new Login(deps, sessions);
+  const twoFactor = new TwoFactor(deps, sessions, totpKey);
+  const tokens = new AccessTokens(deps, sessions, twoFactor);
+  const accounts = new Accounts(deps, sessions, twoFactor);
+  const passwords = new Passwords(deps, sessions, tokens, twoFactor);
+  const accountDeletion = new AccountDeletion(deps, sessions, tokens, twoFactor);
+  const login = new Login(deps, sessions, twoFactor);
   const transport = mailTransport(config, log);
   sender = new MailSender(db, transport, log, {
     clock,
@@ -130,7 +141,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
 
   await estimatorReady;
-  const app = createApp({ accounts, login, passwords, sessions, tokens, accountDeletion, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
+  const app = createApp({ accounts, login, passwords, sessions, tokens, twoFactor, accountDeletion, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {
@@ -146,7 +157,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   publicUrl = config.publicUrl ?? url;
   sender.start();
   // Hourly: expired sessions and events past their 90 days.
-  const sweep = setInterval(() => void Promise.all([sessions.deleteExpired(), tokens.deleteExpired(), deleteOldEvents(db.knex, clock())]).catch(() => undefined), SWEEP_MS);
+  const sweep = setInterval(() => void Promise.all([sessions.deleteExpired(), tokens.deleteExpired(), twoFactor.deleteExpiredChallenges(), deleteOldEvents(db.knex, clock())]).catch(() => undefined), SWEEP_MS);
   sweep.unref();
   const tokenNotices = setInterval(() => void tokens.noticeExpiring().catch((error: Error) => log.warn({ err: { message: error.message } }, 'token expiry notices failed')), TOKEN_NOTICE_MS);
   tokenNotices.unref();

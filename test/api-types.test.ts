@@ -76,7 +76,7 @@ test('the problem codes of the API types are the ones the schemas document, in o
 });
 
 test('a login answer as the CLI reads it passes the schema, and one with an extra field does not', (t) => {
-  const user: User = { id: '0b7e6a8e-3f4e-4c1a-9d1e-2f3a4b5c6d7e', username: 'ada', email: 'ada@example.com', emailVerified: true, pendingEmail: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
+  const user: User = { id: '0b7e6a8e-3f4e-4c1a-9d1e-2f3a4b5c6d7e', username: 'ada', email: 'ada@example.com', emailVerified: true, pendingEmail: null, twoFactorEnabled: false, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
   const login: SessionResponse = { token: `tm_${'A'.repeat(43)}`, expiresAt: '2026-01-31T00:00:00.000Z', user, deviceToken: `tmd_${'B'.repeat(43)}` };
   t.true(sessionResponseSchema.safeParse(login).success);
   t.false(sessionResponseSchema.safeParse({ ...login, user: { ...user, passwordHash: 'x' } }).success);

@@ -240,7 +240,7 @@ const RUNS = 60;
 
 test.serial('the document describes request bodies for every operation that takes one', (t) => {
   const described = operations.map((operation) => `${operation.method} ${operation.path}`).sort();
-  t.deepEqual(described, ['DELETE /v1/me', 'PATCH /v1/me', 'POST /v1/me/password', 'POST /v1/password/forgot', 'POST /v1/password/reset', 'POST /v1/sessions', 'POST /v1/tokens', 'POST /v1/users', 'POST /v1/verify', 'POST /v1/verify/resend']);
+  t.deepEqual(described, ['DELETE /v1/me', 'DELETE /v1/me/2fa', 'PATCH /v1/me', 'POST /v1/me/2fa/recovery-codes', 'POST /v1/me/2fa/totp', 'POST /v1/me/2fa/totp/confirm', 'POST /v1/me/password', 'POST /v1/password/forgot', 'POST /v1/password/reset', 'POST /v1/sessions', 'POST /v1/sessions/otp', 'POST /v1/tokens', 'POST /v1/users', 'POST /v1/verify', 'POST /v1/verify/resend']);
 });
 
 test.serial('every body the document allows is taken by the daemon: never 400 invalid_input, never a 5xx', async (t) => {

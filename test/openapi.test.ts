@@ -82,7 +82,7 @@ test('redocly lint finds no error in the document', async (t) => {
 
 // ---- the checker every API test goes through ----------------------------------------------------
 
-const user = { id: '0b7e6a8e-3f4e-4c1a-9d1e-2f3a4b5c6d7e', username: 'ada', email: 'ada@example.com', emailVerified: true, pendingEmail: null, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
+const user = { id: '0b7e6a8e-3f4e-4c1a-9d1e-2f3a4b5c6d7e', username: 'ada', email: 'ada@example.com', emailVerified: true, pendingEmail: null, twoFactorEnabled: false, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z' };
 const answer = (status: number, contentType: string | undefined, body?: unknown, headers: Record<string, string> = {}) => {
   const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
   return { status, headers: { ...(contentType ? { 'content-type': contentType } : {}), ...headers }, text, json: typeof body === 'object' ? body : undefined };

@@ -16,6 +16,11 @@ const LABELS: Record<AccountEventType, string> = {
   session_revoked: 'session ended',
   token_created: 'access token created',
   token_revoked: 'access token revoked',
+  two_factor_enabled: 'two-factor turned on',
+  two_factor_disabled: 'two-factor turned off',
+  recovery_codes_regenerated: 'new recovery codes',
+  recovery_code_used: 'recovery code used',
+  code_failed: 'wrong two-factor code',
 };
 
 export async function run(ctx: Context): Promise<void> {

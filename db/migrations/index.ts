@@ -11,6 +11,7 @@ import * as createDeviceTokens from './20261129000300_create_device_tokens.js';
 import * as addSessionMetadata from './20261129000400_add_session_metadata.js';
 import * as createAccountEvents from './20261129000500_create_account_events.js';
 import * as createAccessTokens from './20261207000100_create_access_tokens.js';
+import * as addTwoFactor from './20261207000200_add_two_factor.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -25,6 +26,7 @@ const migrations: Record<string, Migration> = {
   '20261129000400_add_session_metadata': addSessionMetadata,
   '20261129000500_create_account_events': createAccountEvents,
   '20261207000100_create_access_tokens': createAccessTokens,
+  '20261207000200_add_two_factor': addTwoFactor,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

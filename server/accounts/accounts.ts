@@ -1,5 +1,5 @@
 // Account rules: registration, email verification, resend, profile changes. No Koa here.
-import { currentPasswordMatches } from '../login/reauthenticate.js';
+import { reauthenticate, type CodeVerifier } from '../login/reauthenticate.js';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { isUniqueViolation } from '../../db/connection.js';
@@ -25,6 +25,7 @@ export class Accounts {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly sessions: SessionStore,
+    private readonly codes: CodeVerifier,
   ) {}
 
   async register(body: unknown, address: string): Promise<User> {
@@ -52,6 +53,7 @@ export class Accounts {
       password_hash: passwordHash,
       email_verified_at: null,
       pending_email: null,
+      two_factor_at: null,
       created_at: now,
       updated_at: now,
     };
@@ -110,10 +112,10 @@ export class Accounts {
     return toUser(row);
   }
 
-  async updateProfile(userId: string, currentTokenHash: string, body: unknown, address: string): Promise<User> {
+  async updateProfile(userId: string, currentTokenHash: string, body: unknown, request: RequestInfo): Promise<User> {
     const parsed = parseBody(updateProfileBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
-    const { username, email, currentPassword } = parsed.value;
+    const { username, email, currentPassword, code } = parsed.value;
     const { knex } = this.deps.db;
     const row = await findUser(this.deps.db, { id: userId });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
@@ -131,7 +133,8 @@ export class Accounts {
 
     if (newEmail !== undefined) {
       // Guessing the password through a stolen session is throttled like a login.
-      if (!(await currentPasswordMatches(this.deps.throttle, row, currentPassword ?? '', address))) {
+      const reauth = { throttle: this.deps.throttle, codes: this.codes, db: this.deps.db, clock: this.deps.clock };
+      if ((await reauthenticate(reauth, row, { currentPassword: currentPassword ?? '', code }, request)) === 'wrong_password') {
         throw new HttpError(403, 'wrong_password', 'The current password is not right.', { currentPassword: 'The current password is not right.' });
       }
       if (await emailUsedByAnother(this.deps.db, normalizeEmail(newEmail), userId)) throw emailInUse();
@@ -162,6 +165,7 @@ export class Accounts {
     }
     if (newEmail !== undefined) this.deps.mailQueued();
     await this.sessions.forgetUser(userId);
+    await this.deps.invalidations.settle();
     return this.getUser(userId);
   }
 

@@ -5,7 +5,7 @@
 // and publishes `user:<id>` so every other daemon drops theirs at commit), email tokens, device
 // tokens, events, the mail still addressed to it, and the user row (FK cascades take any table
 // added later) — and the goodbye mail is queued: it is the one row that outlives the account.
-import { currentPasswordMatches } from '../login/reauthenticate.js';
+import { reauthenticate, type CodeVerifier } from '../login/reauthenticate.js';
 import { HttpError, invalidInput } from '../core/errors.js';
 import { deleteUserEvents, recordEvent, type RequestInfo } from '../activity/events.js';
 import type { ServiceDeps } from '../core/deps.js';
@@ -26,6 +26,7 @@ export class AccountDeletion {
     private readonly deps: ServiceDeps & { supportEmail?: string | undefined },
     private readonly sessions: SessionStore,
     private readonly tokens: AccessTokens,
+    private readonly codes: CodeVerifier,
   ) {}
 
   /**
@@ -39,7 +40,7 @@ export class AccountDeletion {
     const row = await findUser(db, { id: auth.user.id });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.', undefined, { 'WWW-Authenticate': 'Bearer' });
 
-    if (!(await currentPasswordMatches(throttle, row, parsed.value.currentPassword, request.address))) {
+    if ((await reauthenticate({ throttle, codes: this.codes, db, clock }, row, parsed.value, request)) === 'wrong_password') {
       await recordEvent(db.knex, row.id, 'login_failed', request, clock());
       throw new HttpError(403, 'wrong_password', 'The current password is not right; the account was not deleted.', {
         currentPassword: 'The current password is not right.',
@@ -62,5 +63,6 @@ export class AccountDeletion {
     });
     if (!deleted) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.', undefined, { 'WWW-Authenticate': 'Bearer' });
     this.deps.mailQueued();
+    await this.deps.invalidations.settle();
   }
 }

@@ -76,7 +76,7 @@ export const operations: OperationSpec[] = [
     auth: 'account:write',
     body: { json: 'UpdateProfileBody' },
     success: { status: 200, description: 'The account after the change.', json: 'UserResponse' },
-    problems: ['wrong_password', 'username_taken', 'email_taken', 'rate_limited'],
+    problems: ['wrong_password', 'username_taken', 'email_taken', 'rate_limited', 'session_required'],
   },
   {
     method: 'delete',

@@ -59,7 +59,7 @@ export function accountRoutes(router: Router, services: Services): void {
     const body = requestBody(ctx);
     // An access token changes the username only: the email is how an account is recovered.
     if (caller.accessToken && typeof body === 'object' && body !== null && 'email' in body) throw sessionRequired();
-    ctx.body = { user: await services.accounts.updateProfile(caller.user.id, caller.tokenHash, body, ctx.ip) };
+    ctx.body = { user: await services.accounts.updateProfile(caller.user.id, caller.tokenHash, body, requestInfo(ctx)) };
   });
 }
 

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { described, named, nullableText, requestDocs, responseDocs, timestamp } from '../core/api-docs.js';
 import { currentPasswordField, emailField, newPasswordField, passwordField, tokenField, usernameField } from '../core/validation.js';
 import { scopeSchema } from '../tokens/schemas.js';
+import { codeField } from '../two-factor/schemas.js';
 
 // ---- requests: the very schemas the daemon validates with ----------------------------------------
 
@@ -19,6 +20,7 @@ export const updateProfileBody = z
     username: usernameField.optional(),
     email: emailField.optional(),
     currentPassword: passwordField.optional(),
+    code: codeField.optional(),
   })
   .superRefine((body, ctx) => {
     if (body.username === undefined && body.email === undefined) {
@@ -30,7 +32,7 @@ export const updateProfileBody = z
   });
 
 /** `DELETE /v1/me`: the password again, however fresh the session (re-authentication before deletion). */
-export const deleteAccountBody = z.object({ currentPassword: currentPasswordField });
+export const deleteAccountBody = z.object({ currentPassword: currentPasswordField, code: codeField.optional() });
 
 export type RegisterBody = z.infer<typeof registerBody>;
 
@@ -56,6 +58,7 @@ export const userSchema = named(
     email: z.string(),
     emailVerified: z.boolean(),
     pendingEmail: nullableText('A new address waiting for its confirmation link to be used; null unless an email change waits.'),
+    twoFactorEnabled: described(responseDocs, z.boolean(), 'A second factor (TOTP, or a recovery code) is asked at login and before sensitive changes.'),
     createdAt: timestamp('When the account was created.'),
     updatedAt: timestamp('When the account last changed.'),
   }),

@@ -14,11 +14,13 @@ export interface UserRow {
   created_at: number | string;
   updated_at: number | string;
   password_hash: string;
+  /** When two-factor was turned on; null: off. */
+  two_factor_at: number | string | null;
 }
 
 export type NewUserRow = UserRow & { username_normalized: string; email_normalized: string };
 
-const USER_COLUMNS = ['id', 'username', 'email', 'email_verified_at', 'pending_email', 'created_at', 'updated_at', 'password_hash'];
+const USER_COLUMNS = ['id', 'username', 'email', 'email_verified_at', 'pending_email', 'created_at', 'updated_at', 'password_hash', 'two_factor_at'];
 
 type Queryable = Knex | Knex.Transaction;
 
@@ -36,6 +38,7 @@ export function toUser(row: UserRow): User {
     email: row.email,
     emailVerified: row.email_verified_at !== null,
     pendingEmail: row.pending_email,
+    twoFactorEnabled: row.two_factor_at !== null && row.two_factor_at !== undefined,
     createdAt: new Date(Number(row.created_at)).toISOString(),
     updatedAt: new Date(Number(row.updated_at)).toISOString(),
   };
@@ -95,6 +98,17 @@ export function setPasswordHash(trx: Knex.Transaction, userId: string, passwordH
  */
 export function claimUser(trx: Queryable, userId: string, now: number): Promise<number> {
   return trx('users').where('id', userId).update({ updated_at: now });
+}
+
+/** Two-factor on (`at`) or off (null), in the transaction that changes the credentials. */
+export async function setTwoFactor(trx: Knex.Transaction, userId: string, at: number | null, now: number): Promise<void> {
+  await trx('users').where('id', userId).update({ two_factor_at: at, updated_at: now });
+}
+
+/** How many accounts have two-factor on (a daemon without the encryption key must not start then). */
+export async function twoFactorAccounts(db: Database): Promise<number> {
+  const row = await db.knex('users').whereNotNull('two_factor_at').count({ n: '*' }).first();
+  return Number(row?.n ?? 0);
 }
 
 export async function deleteUserRow(trx: Knex.Transaction, userId: string): Promise<void> {

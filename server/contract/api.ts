@@ -7,6 +7,8 @@ export interface User {
   email: string;
   emailVerified: boolean;
   pendingEmail: string | null;
+  /** A second factor (TOTP) is asked at login and before sensitive changes. */
+  twoFactorEnabled: boolean;
   createdAt: string;
   updatedAt: string;
 }
@@ -39,6 +41,22 @@ export interface AccessTokenInfo {
   /** null: any address. */
   allowedCidrs: string[] | null;
   prefix: string;
+}
+
+/** `POST /v1/me/2fa/totp`: a new secret, not in force until a code from it is confirmed. */
+export interface TotpEnrolment {
+  secret: string;
+  otpauthUri: string;
+}
+
+/** Ten single-use codes, shown once: each works where a TOTP code does. */
+export interface RecoveryCodes {
+  recoveryCodes: string[];
+}
+
+/** `POST /v1/sessions` without a code for an account with two-factor: finish with `POST /v1/sessions/otp`. */
+export interface OtpChallenge {
+  challenge: string;
 }
 
 /** `POST /v1/tokens`: the token, shown this once. */
@@ -90,6 +108,8 @@ export interface Problem {
   detail: string;
   code: ErrorCode;
   errors?: Record<string, string>;
+  /** With `otp_required` at login: finish at `POST /v1/sessions/otp`. */
+  challenge?: string;
 }
 
 /** Every problem `code` the API answers; each has a page at `/problems/<code>`. */
@@ -112,13 +132,18 @@ export const ERROR_CODES = [
   'session_required',
   'insufficient_scope',
   'address_not_allowed',
+  'otp_required',
+  'invalid_code',
+  'invalid_challenge',
+  'two_factor_enabled',
+  'no_enrolment',
   'service_unavailable',
   'internal_error',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked';
+export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked' | 'two_factor_enabled' | 'two_factor_disabled' | 'recovery_codes_regenerated' | 'recovery_code_used' | 'code_failed';
 
 export interface AccountEvent {
   type: AccountEventType;

@@ -65,8 +65,11 @@ export interface OperationSpec {
   /** Component names of the body: JSON, and the page's form where a browser posts one. */
   body?: { json: string; form?: string };
   success: { status: number; description: string; json?: string; html?: true };
-  /** The problems this operation answers beside those every request of its kind may get (see `commonProblems`). */
-  problems: ErrorCode[];
+  /**
+   * The problems this operation answers beside those every request of its kind may get (see
+   * `commonProblems`), each at its catalogue status, or at the status given beside it.
+   */
+  problems: (ErrorCode | [ErrorCode, number])[];
   /** HTML pages answering a failure of a browser's request (page GETs and form posts), by status. */
   pages?: Record<number, string>;
   /** False when the operation never reads the database (so never answers 503). */

@@ -25,6 +25,8 @@ export interface Config {
   trustProxy: TrustProxy;
   /** Things worth a warning at start (the daemon logs them; --check-mail prints them). */
   warnings: string[];
+  /** TOTP_ENCRYPTION_KEY(_FILE): the key two-factor secrets are encrypted with; undefined: see server/two-factor/key.ts. */
+  totpKey: Buffer | undefined;
 }
 
 export interface SmtpSettings {
@@ -76,6 +78,10 @@ Options (each also read from the environment; a flag wins over its variable):
                       BCRYPT_COST          bcrypt work factor, 10 or more    (default 12)
                       LOG_LEVEL            info, warn, error or silent       (default info)
                       UV_THREADPOOL_SIZE   threads for bcrypt and SQLite     (default cores + 2)
+                      TOTP_ENCRYPTION_KEY  64 hex characters (32 bytes): encrypts two-factor secrets; on SQLite
+                                           a key file is made in the data folder when unset; every PostgreSQL
+                                           daemon needs the same one
+                      TOTP_ENCRYPTION_KEY_FILE  a file holding that key instead
   -h, --help          show this help
   -v, --version       show the version
 
@@ -136,6 +142,15 @@ function readSecretFile(path: string, name: string): string {
     throw new ConfigError(`${name}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
   }
   return text;
+}
+
+/** 32 bytes as 64 hex characters, from the variable or the file it names (never both). */
+function readTotpKey(text: string | undefined, file: string | undefined): Buffer | undefined {
+  if (text !== undefined && file !== undefined) throw new ConfigError('give the TOTP encryption key once: TOTP_ENCRYPTION_KEY and TOTP_ENCRYPTION_KEY_FILE are both set');
+  const hex = (file !== undefined ? readSecretFile(file, 'TOTP_ENCRYPTION_KEY_FILE') : text)?.trim();
+  if (hex === undefined) return undefined;
+  if (!/^[0-9a-fA-F]{64}$/.test(hex)) throw new ConfigError(`${file !== undefined ? 'TOTP_ENCRYPTION_KEY_FILE' : 'TOTP_ENCRYPTION_KEY'} must hold 64 hex characters (32 bytes), e.g. from \`openssl rand -hex 32\``);
+  return Buffer.from(hex, 'hex');
 }
 
 interface SmtpSources {
@@ -322,6 +337,7 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
   if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(logLevel)) throw new ConfigError(`LOG_LEVEL must be info, warn, error or silent (got "${logLevel}")`);
 
   const trustProxy = parseTrustProxy(pick(values['trust-proxy'], 'TRUST_PROXY'));
+  const totpKey = readTotpKey(pick(undefined, 'TOTP_ENCRYPTION_KEY'), pick(undefined, 'TOTP_ENCRYPTION_KEY_FILE'));
 
   const config: Config = {
     port,
@@ -337,6 +353,7 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
     logLevel,
     trustProxy,
     warnings,
+    totpKey,
   };
   if (checkMailTo !== undefined) return { kind: 'check-mail', config, to: checkMailTo };
   return { kind: command === 'migrate' ? 'migrate' : 'run', config };

@@ -31,6 +31,11 @@ export const PROBLEM_TYPES: Readonly<Record<ErrorCode, ProblemType>> = {
   wrong_password: { title: 'Wrong password', status: 403, description: 'The current password given to confirm this change is not right. Repeated wrong passwords are throttled like failed logins.' },
   session_required: { title: 'Session required', status: 403, description: 'An access token cannot do this: passwords, the email, deleting the account, tokens and sessions in bulk need a session. Log in with `taskmaster login` and use that session.' },
   insufficient_scope: { title: 'Insufficient scope', status: 403, description: 'The access token has no scope for this request. `WWW-Authenticate` names the scope needed (RFC 6750); create a token with it (`taskmaster token create --scope …`).' },
+  otp_required: { title: 'Code required', status: 401, description: 'The account has two-factor authentication on: send the code from the authenticator app (or an unused recovery code) as `code`, or finish a login with `POST /v1/sessions/otp` and the `challenge` this answer carries.' },
+  invalid_code: { title: 'Invalid code', status: 403, description: 'The code is not right, was used already, or is from a time step already used (a code is good once). Wrong codes count towards the same login blocks as wrong passwords.' },
+  invalid_challenge: { title: 'Invalid challenge', status: 401, description: 'The login challenge is unknown, used, older than 5 minutes, or ended after 5 wrong codes. Log in again from the password.' },
+  two_factor_enabled: { title: 'Two-factor already on', status: 409, description: 'Two-factor authentication is on for this account already. Turn it off first (with a code) to enrol a new authenticator.' },
+  no_enrolment: { title: 'No enrolment pending', status: 409, description: 'There is no two-factor enrolment waiting for a code: start one with `POST /v1/me/2fa/totp`.' },
   address_not_allowed: { title: 'Address not allowed', status: 403, description: 'The access token is restricted to address ranges (`allowedCidrs`) that do not include the address this request came from.' },
   service_unavailable: { title: 'Service unavailable', status: 503, description: 'The service cannot reach its database right now. Try again shortly; `Retry-After` says when.' },
   internal_error: { title: 'Internal error', status: 500, description: 'Something went wrong on the server. Nothing about it is shown here; the server log has a line for it. Try again.' },
@@ -43,6 +48,8 @@ export class HttpError extends Error {
     readonly detail: string,
     readonly errors?: Record<string, string>,
     readonly headers: Record<string, string> = {},
+    /** Members the problem carries beside the standard ones (RFC 9457 extensions), like a login `challenge`. */
+    readonly extensions: Record<string, string> = {},
   ) {
     super(detail);
     this.name = 'HttpError';
@@ -62,6 +69,7 @@ export function problemBody(error: HttpError): Problem {
     detail: error.detail,
     code: error.code,
     ...(error.errors ? { errors: error.errors } : {}),
+    ...error.extensions,
   };
 }
 

@@ -2,7 +2,7 @@
 // hash, so it costs what a wrong password does and the answers are the same.
 import { HttpError } from '../core/errors.js';
 import { hashPassword, verifyPassword } from '../core/secrets.js';
-import type { Factor, LoginClaim } from './factor.js';
+import type { Factor, FactorOutcome, LoginClaim } from './factor.js';
 
 export function invalidCredentials(): HttpError {
   return new HttpError(401, 'invalid_credentials', 'Email or password is not right.');
@@ -19,8 +19,8 @@ export class PasswordFactor implements Factor {
     return true;
   }
 
-  async check({ user, body }: LoginClaim): Promise<HttpError | undefined> {
+  async check({ user, body }: LoginClaim): Promise<FactorOutcome> {
     const matches = await verifyPassword(body.password, user?.password_hash ?? (await this.decoyHash));
-    return user && matches ? undefined : invalidCredentials();
+    return user && matches ? { passed: true } : { passed: false, refusal: invalidCredentials(), failed: true, event: 'login_failed' };
   }
 }

@@ -9,4 +9,10 @@ export function loginRoutes(router: Router, services: Services): void {
     ctx.body = await services.login.login(requestBody(ctx), requestInfo(ctx));
     ctx.status = 201;
   });
+
+  // The second step of a login with two-factor: the challenge the password answered, and the code.
+  router.post('/v1/sessions/otp', jsonBody, async (ctx) => {
+    ctx.body = await services.login.loginWithChallenge(requestBody(ctx), requestInfo(ctx));
+    ctx.status = 201;
+  });
 }

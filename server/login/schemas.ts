@@ -6,13 +6,14 @@ import { emailField, field, passwordField } from '../core/validation.js';
 import { DEVICE_TOKEN_PREFIX, SESSION_TOKEN_PREFIX } from '../contract/api.js';
 import { FIELD_LIMITS, characterCount } from '../contract/rules.js';
 import { userSchema } from '../accounts/schemas.js';
+import { codeField } from '../two-factor/schemas.js';
 
 // ---- requests: the very schemas the daemon validates with ----------------------------------------
 
 /** A device token from an earlier login (see SECURITY.md, "Lockout"): optional, never an error when unknown. */
 export const deviceTokenField = field((value) => (characterCount(value) > FIELD_LIMITS.deviceToken.maxLength ? 'Device token is not valid.' : undefined), 'Device token');
 
-export const loginBody = z.object({ email: emailField, password: passwordField, deviceToken: deviceTokenField.optional() });
+export const loginBody = z.object({ email: emailField, password: passwordField, code: codeField.optional(), deviceToken: deviceTokenField.optional() });
 
 export type LoginBody = z.infer<typeof loginBody>;
 

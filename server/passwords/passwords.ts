@@ -16,7 +16,7 @@ import { findUser, setPasswordHash, toUser, type UserRow } from '../accounts/use
 import type { Authenticated, SessionStore } from '../sessions/store.js';
 import type { AccessTokens } from '../tokens/store.js';
 import type { PasswordChangeResponse, User } from '../contract/api.js';
-import { currentPasswordMatches } from '../login/reauthenticate.js';
+import { reauthenticate, type CodeVerifier } from '../login/reauthenticate.js';
 import { passwordProblem } from './strength.js';
 import { TOKEN_MAX, normalizeEmail } from '../contract/rules.js';
 
@@ -35,6 +35,7 @@ export class Passwords {
     private readonly deps: ServiceDeps & { supportEmail?: string | undefined },
     private readonly sessions: SessionStore,
     private readonly tokens: AccessTokens,
+    private readonly codes: CodeVerifier,
   ) {}
 
   /**
@@ -113,6 +114,7 @@ export class Passwords {
     });
     if (!claimed) throw invalidResetToken();
     this.deps.mailQueued();
+    await this.deps.invalidations.settle();
     return toUser((await findUser(db, { id: user.id })) ?? user);
   }
 
@@ -129,7 +131,7 @@ export class Passwords {
     const row = await findUser(db, { id: auth.user.id });
     if (!row) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.');
 
-    if (!(await currentPasswordMatches(throttle, row, currentPassword, request.address))) throw wrongPassword();
+    if ((await reauthenticate({ throttle, codes: this.codes, db, clock }, row, { currentPassword, code: parsed.value.code }, request)) === 'wrong_password') throw wrongPassword();
     if (newPassword === currentPassword) throw invalidInput({ newPassword: 'The new password is the same as the current one. Choose another.' });
     const weak = await passwordProblem(newPassword, { username: row.username, email: row.email });
     if (weak) throw invalidInput({ newPassword: weak.replace(/^Password/, 'New password') });
@@ -146,6 +148,7 @@ export class Passwords {
     });
     if (revokedSessions === undefined) throw wrongPassword();
     this.deps.mailQueued();
+    await this.deps.invalidations.settle();
     return { user: toUser((await findUser(db, { id: row.id })) ?? row), revokedSessions };
   }
 

@@ -5,6 +5,7 @@ import { count, described, named, requestDocs, responseDocs } from '../core/api-
 import { currentPasswordField, emailField, field, newPasswordField, tokenField } from '../core/validation.js';
 import { FIELD_LIMITS, passwordBasicProblem } from '../contract/rules.js';
 import { userSchema } from '../accounts/schemas.js';
+import { codeField } from '../two-factor/schemas.js';
 
 // ---- requests: the very schemas the daemon validates with ----------------------------------------
 
@@ -14,6 +15,7 @@ export const resetBody = z.object({ token: tokenField, password: newPasswordFiel
 
 export const changePasswordBody = z.object({
   currentPassword: currentPasswordField,
+  code: codeField.optional(),
   newPassword: field((value) => passwordBasicProblem(value), 'New password'),
 });
 

@@ -93,8 +93,9 @@ function operation(spec: OperationSpec, components: Json): Json {
   responses[String(success.status)] = { description: success.description, ...(Object.keys(successContent).length > 0 ? { content: successContent } : {}) };
 
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of new Set([...spec.problems, ...commonProblems(spec)])) {
-    const { status } = PROBLEM_TYPES[code];
+  const listed = new Map<ErrorCode, number>(spec.problems.map((problem) => (Array.isArray(problem) ? problem : [problem, PROBLEM_TYPES[problem].status])));
+  for (const code of commonProblems(spec)) if (!listed.has(code)) listed.set(code, PROBLEM_TYPES[code].status);
+  for (const [code, status] of listed) {
     byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
   }
   const pageStatuses = Object.keys(spec.pages ?? {}).map(Number);

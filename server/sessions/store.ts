@@ -105,6 +105,7 @@ export class SessionStore {
     await this.deps.db.knex.transaction(async (trx) => {
       if (await this.endSession(trx, auth.tokenHash)) await recordEvent(trx, auth.user.id, 'logout', request, this.deps.clock());
     });
+    await this.deps.invalidations.settle();
   }
 
   /** The user's live sessions, newest first, the caller's marked. */
@@ -141,15 +142,18 @@ export class SessionStore {
       return true;
     });
     if (!ended) throw new HttpError(404, 'not_found', 'No session of yours has this id. List them with `taskmaster sessions`.');
+    await this.deps.invalidations.settle();
   }
 
   /** Ends the user's other sessions, or all of them with the caller's; returns how many ended. */
   async revokeScope(auth: Authenticated, scope: RevokeScope, request: RequestInfo): Promise<number> {
-    return this.deps.db.knex.transaction(async (trx) => {
-      const revoked = await this.endUserSessions(trx, auth.user.id, scope === 'others' ? auth.tokenHash : undefined);
-      if (revoked > 0) await recordEvent(trx, auth.user.id, scope === 'all' ? 'logout' : 'session_revoked', request, this.deps.clock());
-      return revoked;
+    const revoked = await this.deps.db.knex.transaction(async (trx) => {
+      const ended = await this.endUserSessions(trx, auth.user.id, scope === 'others' ? auth.tokenHash : undefined);
+      if (ended > 0) await recordEvent(trx, auth.user.id, scope === 'all' ? 'logout' : 'session_revoked', request, this.deps.clock());
+      return ended;
     });
+    await this.deps.invalidations.settle();
+    return revoked;
   }
 
   /** Ends every session of the user, inside the caller's transaction (password reset, account deletion). */

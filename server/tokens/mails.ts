@@ -6,7 +6,7 @@ export function tokenCreatedMail(mail: { username: string; name: string; scopes:
   const thenSupport = mail.supportEmail ? `, and write to ${mail.supportEmail}.` : '.';
   return renderMail(`A new TaskMaster access token: ${mail.name}`, mail.username, [
     { say: `An access token named "${mail.name}" was created for your TaskMaster account from ${mail.address}.` },
-    { say: `It may ${mail.scopes.join(' and ')}, and works until ${formatExpiry(mail.expiresAt)}${mail.allowedCidrs.length > 0 ? `, only from ${mail.allowedCidrs.join(', ')}` : ''}.` },
+    { say: `Its scopes: ${mail.scopes.join(', ')}. It works until ${formatExpiry(mail.expiresAt)}${mail.allowedCidrs.length > 0 ? `, only from ${mail.allowedCidrs.join(', ')}` : ''}.` },
     { say: 'See your tokens with `taskmaster token list`.' },
     { note: `If this wasn't you, revoke it now with \`taskmaster token revoke\`, then change your password with \`taskmaster password change\`${thenSupport}` },
   ]);

@@ -5,6 +5,7 @@ import { described, named, nullableText, requestDocs, responseDocs, timestamp } 
 import { currentPasswordField, field } from '../core/validation.js';
 import { SCOPES, TOKEN_DAYS_MAX, TOKEN_DAYS_MIN, TOKEN_NAME_MAX } from '../contract/access-tokens.js';
 import { characterCount } from '../contract/rules.js';
+import { codeField } from '../two-factor/schemas.js';
 
 /** At most this many address ranges on one token. */
 const CIDRS_MAX = 20;
@@ -31,6 +32,10 @@ function cidrProblem(text: string): string | undefined {
 function normalizedCidr(text: string): string {
   const cidr = text.includes('/') ? text : `${text}/${ipaddr.IPv6.isValid(text) && !ipaddr.IPv4.isValid(text) ? 128 : 32}`;
   const [address, bits] = ipaddr.parseCIDR(cidr);
+  // ::ffff:203.0.113.0/120 is 203.0.113.0/24: clients are compared as the IPv4 they are.
+  if (address.kind() === 'ipv6' && (address as ipaddr.IPv6).isIPv4MappedAddress() && bits >= 96) {
+    return normalizedCidr(`${(address as ipaddr.IPv6).toIPv4Address().toString()}/${bits - 96}`);
+  }
   const network = address.kind() === 'ipv4' ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
   return `${network.toString()}/${bits}`;
 }
@@ -49,6 +54,7 @@ export const createTokenBody = z.object({
     .max(TOKEN_DAYS_MAX, `Expiry must be ${TOKEN_DAYS_MIN}–${TOKEN_DAYS_MAX} days: every token expires.`),
   allowedCidrs: z.array(cidr, { error: 'Allowed CIDRs must be a list, like ["203.0.113.0/24"].' }).max(CIDRS_MAX, `At most ${CIDRS_MAX} address ranges.`).optional(),
   currentPassword: currentPasswordField,
+  code: codeField.optional(),
 });
 
 described(requestDocs, tokenName, 'What the token is for, unique among the account\'s live tokens (an expired token of the same name is replaced).', { maxLength: TOKEN_NAME_MAX, pattern: NAME_PATTERN.source });

@@ -16,7 +16,7 @@ import type { ServiceDeps } from '../core/deps.js';
 import { HttpError, invalidInput } from '../core/errors.js';
 import { sha256Hex } from '../core/secrets.js';
 import { parseBody } from '../core/validation.js';
-import { currentPasswordMatches } from '../login/reauthenticate.js';
+import { reauthenticate, type CodeVerifier } from '../login/reauthenticate.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { CredentialCache } from '../sessions/cache.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
@@ -87,6 +87,7 @@ export class AccessTokens {
   constructor(
     private readonly deps: ServiceDeps,
     private readonly sessions: SessionStore,
+    private readonly codes: CodeVerifier,
   ) {
     this.cache = new CredentialCache(deps.clock, deps.invalidations);
     deps.invalidations.subscribe({
@@ -133,11 +134,11 @@ export class AccessTokens {
   async create(auth: Authenticated, body: unknown, request: RequestInfo): Promise<CreatedAccessToken> {
     const parsed = parseBody(createTokenBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
-    const { name, scopes, expiresInDays, allowedCidrs, currentPassword } = parsed.value;
+    const { name, scopes, expiresInDays, allowedCidrs, currentPassword, code } = parsed.value;
     const { db, throttle, clock } = this.deps;
     const row = await findUser(db, { id: auth.user.id });
     if (!row) throw unauthenticated('Your account no longer exists.');
-    if (!(await currentPasswordMatches(throttle, row, currentPassword, request.address))) {
+    if ((await reauthenticate({ throttle, codes: this.codes, db, clock }, row, { currentPassword, code }, request)) === 'wrong_password') {
       throw new HttpError(403, 'wrong_password', 'The current password is not right; no token was created.', { currentPassword: 'The current password is not right.' });
     }
     const now = clock();
@@ -195,6 +196,7 @@ export class AccessTokens {
       return true;
     });
     if (!ended) throw new HttpError(404, 'not_found', 'No access token of yours has this id. List them with `taskmaster token list`.');
+    await this.deps.invalidations.settle();
   }
 
   /** `DELETE /v1/sessions/current` with an access token: the token ends itself. */
@@ -202,6 +204,7 @@ export class AccessTokens {
     await this.deps.db.knex.transaction(async (trx) => {
       if (await this.endToken(trx, credential.tokenHash)) await recordEvent(trx, userId, 'token_revoked', request, this.deps.clock());
     });
+    await this.deps.invalidations.settle();
   }
 
   /** Ends every token of the user, inside the caller's transaction (password reset, account deletion); how many. */

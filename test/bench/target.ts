@@ -45,6 +45,7 @@ export const SAMPLE_USER = {
   email: 'sample@example.com',
   emailVerified: true,
   pendingEmail: null,
+  twoFactorEnabled: false,
   createdAt: '2026-11-24T00:00:00.000Z',
   updatedAt: '2026-11-24T00:00:00.000Z',
 };
