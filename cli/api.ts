@@ -7,7 +7,7 @@
 // - undici parses HTTP with a WebAssembly module, and V8's optimising tier for it is pure start-up
 //   cost in a process that makes one or two requests: Liftoff, V8's baseline compiler, does it.
 import v8 from 'node:v8';
-import type { AccessTokenInfo, CreatedAccessToken, MeResponse, Problem, SessionResponse, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
+import type { AccessTokenInfo, CreatedAccessToken, MeResponse, Problem, RecoveryCodes, SessionResponse, TotpEnrolment, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
 import type { Scope } from '../server/contract/access-tokens.js';
 import { ApiError, UnreachableError } from './errors.js';
 
@@ -96,6 +96,29 @@ export class Api {
     return this.call('DELETE', '/v1/me', { currentPassword, ...(code ? { code } : {}) });
   }
 
+  /** The second step of a login with two-factor: the challenge the password answered, and the code. */
+  loginWithChallenge(body: { challenge: string; code: string; deviceToken?: string }): Promise<SessionResponse> {
+    return this.call('POST', '/v1/sessions/otp', body);
+  }
+
+  /** Starts a TOTP enrolment (the password again): the secret and its otpauth:// URI. */
+  enrolTotp(currentPassword: string): Promise<TotpEnrolment> {
+    return this.call('POST', '/v1/me/2fa/totp', { currentPassword });
+  }
+
+  /** A first code from the new secret turns two-factor on: the recovery codes, once. */
+  confirmTotp(code: string): Promise<RecoveryCodes> {
+    return this.call('POST', '/v1/me/2fa/totp/confirm', { code });
+  }
+
+  disableTwoFactor(body: { currentPassword: string; code?: string }): Promise<void> {
+    return this.call('DELETE', '/v1/me/2fa', body);
+  }
+
+  newRecoveryCodes(body: { currentPassword: string; code?: string }): Promise<RecoveryCodes> {
+    return this.call('POST', '/v1/me/2fa/recovery-codes', body);
+  }
+
   /** The account's security events of the last 90 days, newest first. */
   events(): Promise<{ events: import('../server/contract/api.js').AccountEvent[] }> {
     return this.call('GET', '/v1/me/events');
@@ -155,6 +178,7 @@ export class Api {
       problem.detail ?? `The server answered ${response.statusCode}.`,
       problem.errors,
       Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : undefined,
+      problem.challenge,
     );
   }
 }

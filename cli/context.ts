@@ -73,6 +73,26 @@ export async function valueOrAsk(
   return ask(await ctx.prompt());
 }
 
+/** The second factor's code: `--otp`, else asked at a terminal, else a usage error naming the flag. */
+export async function askCode(ctx: Context, otp: string | undefined): Promise<string> {
+  if (otp !== undefined) return otp;
+  if (!ctx.io.interactive) throw new UsageError('This account has two-factor authentication on: pass --otp CODE (the code from your authenticator app, or a recovery code).');
+  return (await ctx.prompt()).input('Code from your authenticator app (or a recovery code):', { check: (value) => (value.trim() === '' ? 'Type the code.' : undefined) });
+}
+
+/**
+ * A request that needs re-authentication: sent with `--otp` when given; when the daemon answers
+ * otp_required (two-factor is on), the code is asked and the request sent again.
+ */
+export async function withCode<T>(ctx: Context, otp: string | undefined, attempt: (code: string | undefined) => Promise<T>): Promise<T> {
+  try {
+    return await attempt(otp);
+  } catch (error) {
+    if (otp !== undefined || (error as { code?: string }).code !== 'otp_required') throw error;
+    return attempt(await askCode(ctx, undefined));
+  }
+}
+
 /** Reads a password: `--password-stdin`, or a masked prompt; never a flag value. */
 export async function readPassword(ctx: Context, fromStdin: boolean | undefined, message: string, check?: Check): Promise<string> {
   if (fromStdin) {

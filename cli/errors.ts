@@ -45,6 +45,8 @@ export class ApiError extends CliError {
     message: string,
     readonly fieldErrors: Record<string, string> | undefined,
     readonly retryAfterSeconds: number | undefined,
+    /** With otp_required at login: the challenge to finish with (`POST /v1/sessions/otp`). */
+    readonly challenge?: string,
   ) {
     super(status === 401 && code === 'unauthenticated' ? EXIT.notLoggedIn : EXIT.refused, code, message);
     this.name = 'ApiError';

@@ -19,6 +19,7 @@ import * as accountCommand from './commands/account.js';
 import * as passwordCommand from './commands/password.js';
 import * as statusCommand from './commands/status.js';
 import * as tokenCommand from './commands/token.js';
+import * as twoFactorCommand from './commands/two-factor.js';
 import * as completionCommand from './commands/completion.js';
 
 declare const __TASKMASTER_VERSION__: string | undefined;
@@ -79,6 +80,7 @@ ${examples('taskmaster register', 'taskmaster verify', 'taskmaster login', 'prin
   passwordCommand.define(program, makeContext);
   statusCommand.define(program, makeContext);
   tokenCommand.define(program, makeContext);
+  twoFactorCommand.define(program, makeContext);
   completionCommand.define(program, makeContext);
 
   return program;

@@ -22,6 +22,7 @@ export function dashboard(io: IO, user: User, server: string, options: { hints?:
     ['Email', emailLine(io, user)],
   ];
   if (user.pendingEmail) entries.push(['Pending email', `${user.pendingEmail}  ${io.out.yellow('(confirm it from the email we sent)')}`]);
+  entries.push(['Two-factor', user.twoFactorEnabled ? io.out.green('on') : `${io.out.yellow('off')}  (turn it on: taskmaster 2fa enable)`]);
   entries.push(['Member since', memberSince(user)], ['Server', server]);
   const welcome = [`Welcome, ${io.out.bold(user.username)}!`, '', ...rows(io, entries), ''];
   if (options.hints === false) return welcome;
@@ -32,6 +33,7 @@ export function dashboard(io: IO, user: User, server: string, options: { hints?:
       ['taskmaster profile', 'see your profile'],
       ['taskmaster profile update', 'change your username or email'],
       ['taskmaster password change', 'change your password'],
+      ['taskmaster 2fa enable', 'ask a code from your phone at login (two-factor)'],
       ['taskmaster sessions', 'see where you are logged in; end a session'],
       ['taskmaster activity', 'recent logins and changes to your account'],
       ['taskmaster status', 'this login: server, token, expiry, still valid?'],
@@ -72,7 +74,7 @@ export function maskToken(token: string): string {
 export function loginStatus(io: IO, status: LoginStatus, now = new Date()): string[] {
   const { out } = io;
   const entries: [string, string][] = [['Server', status.server]];
-  if (status.user) entries.push(['Account', `${out.bold(status.user.username)}  (${status.user.email})`]);
+  if (status.user) entries.push(['Account', `${out.bold(status.user.username)}  (${status.user.email})`], ['Two-factor', status.user.twoFactorEnabled ? out.green('on') : 'off']);
   else if (status.username) entries.push(['Account', `${status.username}  ${out.dim('(as saved at login)')}`]);
   if (status.token) entries.push(['Token', status.credential?.type === 'access_token' ? `${status.token}  (access token "${status.credential.name}": ${status.credential.scopes.join(', ')})` : status.token]);
   if (status.tokenSource) entries.push(['Token from', status.tokenSource]);

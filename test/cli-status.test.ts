@@ -155,7 +155,7 @@ test('token exits 4 with a message on stderr when there is none, and calls no se
 async function topLevelCommands(user: CliUser): Promise<string[]> {
   const help = (await user.run(['--help'])).stdout;
   const section = help.slice(help.indexOf('Commands:'));
-  return [...section.matchAll(/^ {2}([a-z][a-z-]*)/gm)].map((match) => match[1]!).filter((name) => name !== 'help');
+  return [...section.matchAll(/^ {2}([0-9]*[a-z][a-z0-9-]*)/gm)].map((match) => match[1]!).filter((name) => name !== 'help');
 }
 
 test('completion bash, sourced in a real bash, offers commands, subcommands and flags from the command tree', async (t) => {

@@ -1,7 +1,7 @@
 // `taskmaster account delete`: deletes the account for good, after the password and the username
 // typed out; then forgets the session here.
 import type { Command } from 'commander';
-import { readPassword, type Context } from '../context.js';
+import { readPassword, withCode, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
 import { examples } from '../help.js';
 import { note, show, success } from '../ui.js';
@@ -9,6 +9,8 @@ import { note, show, success } from '../ui.js';
 export interface DeleteOptions {
   yes?: boolean;
   passwordStdin?: boolean;
+  /** The second factor's code, when two-factor is on (asked at a terminal otherwise). */
+  otp?: string;
 }
 
 export async function deleteAccount(ctx: Context, options: DeleteOptions): Promise<void> {
@@ -33,7 +35,7 @@ export async function deleteAccount(ctx: Context, options: DeleteOptions): Promi
     if (typed !== user.username) throw new CliError(EXIT.refused, 'not_confirmed', `"${typed}" is not ${user.username}: nothing was deleted.`);
   }
   try {
-    await api.deleteAccount(password);
+    await withCode(ctx, options.otp, (code) => api.deleteAccount(password, code));
   } catch (error) {
     if (error instanceof ApiError && error.code === 'wrong_password') {
       throw new CliError(error.exitCode, error.code, 'That is not the password of this account: nothing was deleted.');
@@ -53,6 +55,7 @@ export function define(program: Command, makeContext: (command: Command) => Cont
     .description('delete your account for good: asks your password, then your username typed out')
     .option('--yes', 'do not ask for the username (needed with --no-input or without a terminal)')
     .option('--password-stdin', 'read the password from the first line of stdin')
+    .option('--otp <code>', 'the code from your authenticator app (or a recovery code), when two-factor is on; asked at a terminal otherwise')
     .addHelpText(
       'after',
       `

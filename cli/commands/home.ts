@@ -14,6 +14,7 @@ import * as registerCommand from './register.js';
 import * as sessionsCommand from './sessions.js';
 import * as statusCommand from './status.js';
 import * as verifyCommand from './verify.js';
+import * as twoFactorCommand from './two-factor.js';
 
 /** What the menu can run: each entry's command, as if typed with no flags (see flows() below). */
 export interface Flows {
@@ -24,6 +25,7 @@ export interface Flows {
   resetPassword(): Promise<void>;
   profileUpdate(): Promise<void>;
   changePassword(): Promise<void>;
+  twoFactor(): Promise<void>;
   sessions(): Promise<void>;
   activity(): Promise<void>;
   status(): Promise<void>;
@@ -53,6 +55,7 @@ const LOGGED_OUT: Hint[] = [
 const LOGGED_IN: { flow: keyof Flows; label: string }[] = [
   { flow: 'profileUpdate', label: 'Change my username or email' },
   { flow: 'changePassword', label: 'Change my password' },
+  { flow: 'twoFactor', label: 'Two-factor authentication (a code from my phone at login)' },
   { flow: 'sessions', label: 'See where I am logged in' },
   { flow: 'activity', label: 'See recent activity on my account' },
   { flow: 'status', label: 'Check this login (server, token, expiry)' },
@@ -125,6 +128,8 @@ function flows(ctx: Context): Flows {
     activity: () => activityCommand.run(ctx),
     logoutAll: () => logoutCommand.run(ctx, { all: true }),
     deleteAccount: () => accountCommand.deleteAccount(ctx, {}),
+    // On: its status and how to turn it off; off: turn it on.
+    twoFactor: async () => ((await (await ctx.api({ session: true })).me()).user.twoFactorEnabled ? twoFactorCommand.status(ctx) : twoFactorCommand.enable(ctx, {})),
   };
 }
 

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import type { PasswordContext } from '../../server/contract/rules.js';
 import { emailProblem, passwordBasicProblem, tokenFromInput } from '../../server/contract/rules.js';
-import { readPassword, valueOrAsk, type Context } from '../context.js';
+import { readPassword, valueOrAsk, withCode, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
 import { examples } from '../help.js';
 import { note, show, success } from '../ui.js';
@@ -55,6 +55,8 @@ export async function reset(ctx: Context, tokenArgument: string | undefined, opt
 
 export interface ChangeOptions {
   passwordStdin?: boolean;
+  /** The second factor's code, when two-factor is on (asked at a terminal otherwise). */
+  otp?: string;
 }
 
 export async function change(ctx: Context, options: ChangeOptions): Promise<void> {
@@ -73,7 +75,7 @@ export async function change(ctx: Context, options: ChangeOptions): Promise<void
     password = await newPassword(ctx, false, user, 'New password (8+ characters, hard to guess):');
   }
   if (password === currentPassword) throw new CliError(EXIT.refused, 'invalid_input', 'new password: it is the same as the current one. Choose another.');
-  const changed = await api.changePassword({ currentPassword, newPassword: password }).catch((error: unknown) => {
+  const changed = await withCode(ctx, options.otp, (code) => api.changePassword({ currentPassword, newPassword: password, ...(code ? { code } : {}) })).catch((error: unknown) => {
     throw explain(error);
   });
   const { revokedSessions } = changed;
@@ -155,6 +157,7 @@ export function define(program: Command, makeContext: (command: Command) => Cont
     .command('change')
     .description('change your password: the current one, then the new one twice; your other sessions end')
     .option('--password-stdin', 'read line 1 as the current password and line 2 as the new one')
+    .option('--otp <code>', 'the code from your authenticator app (or a recovery code), when two-factor is on; asked at a terminal otherwise')
     .addHelpText('after', examples('taskmaster password change', `printf '%s\\n%s\\n' "$OLD" "$NEW" | taskmaster password change --password-stdin`))
     .action(async (options: ChangeOptions, command: Command) => change(makeContext(command), options));
 }

@@ -2,7 +2,7 @@
 // the email (an email change needs the current password and a confirmation from the new address).
 import type { Command } from 'commander';
 import { emailProblem, usernameProblem } from '../../server/contract/rules.js';
-import { readPassword, type Context } from '../context.js';
+import { readPassword, withCode, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
 import { examples } from '../help.js';
 import { note, profile, show, success } from '../ui.js';
@@ -16,6 +16,8 @@ export interface UpdateOptions {
   username?: string;
   email?: string;
   passwordStdin?: boolean;
+  /** The second factor's code, when two-factor is on (asked at a terminal otherwise). */
+  otp?: string;
 }
 
 export async function update(ctx: Context, options: UpdateOptions): Promise<void> {
@@ -42,7 +44,7 @@ export async function update(ctx: Context, options: UpdateOptions): Promise<void
   const currentPassword = email !== undefined ? await readPassword(ctx, options.passwordStdin, 'Current password (needed to change the email):') : undefined;
   if (email === undefined && options.passwordStdin) throw new UsageError('--password-stdin is only needed with --email.');
 
-  const { user } = await api.updateMe({ username, email, currentPassword }).catch((error: unknown) => {
+  const { user } = await withCode(ctx, email === undefined ? undefined : options.otp, (code) => api.updateMe({ username, email, currentPassword, ...(code ? { code } : {}) })).catch((error: unknown) => {
     throw explain(error);
   });
   const config = await ctx.config();
@@ -75,6 +77,7 @@ export function define(program: Command, makeContext: (command: Command) => Cont
     .option('--username <name>', 'new username')
     .option('--email <email>', 'new email (confirmed from a link sent there)')
     .option('--password-stdin', 'read the current password from the first line of stdin (for --email)')
+    .option('--otp <code>', 'the code from your authenticator app (or a recovery code), when two-factor is on; asked at a terminal otherwise')
     .addHelpText('after', examples('taskmaster profile update', 'taskmaster profile update --username ada', 'printf %s "$PASSWORD" | taskmaster profile update --email new@example.com --password-stdin'))
     .action(async (options: UpdateOptions, command: Command) => update(makeContext(command), options));
 }

@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { SCOPES, SCOPE_MEANINGS, TOKEN_DAYS_MAX, TOKEN_DAYS_MIN, type Scope } from '../../server/contract/access-tokens.js';
 import type { AccessTokenInfo } from '../../server/contract/api.js';
-import { readPassword, valueOrAsk, type Context } from '../context.js';
+import { readPassword, valueOrAsk, withCode, type Context } from '../context.js';
 import { ApiError, CliError, EXIT, NotLoggedInError, UsageError } from '../errors.js';
 import { examples } from '../help.js';
 import { note, show, success, table, utcMinute } from '../ui.js';
@@ -45,6 +45,8 @@ export interface CreateOptions {
   expires?: string;
   cidr?: string[];
   passwordStdin?: boolean;
+  /** The second factor's code, when two-factor is on (asked at a terminal otherwise). */
+  otp?: string;
 }
 
 /** `30d` or `30`: whole days, 1–366. */
@@ -78,7 +80,7 @@ export async function create(ctx: Context, options: CreateOptions): Promise<void
   const currentPassword = await readPassword(ctx, options.passwordStdin, 'Your password (to create a token):');
   let created;
   try {
-    created = await api.createToken({ name, scopes, expiresInDays, currentPassword, ...(options.cidr && options.cidr.length > 0 ? { allowedCidrs: options.cidr } : {}) });
+    created = await withCode(ctx, options.otp, (code) => api.createToken({ name, scopes, expiresInDays, currentPassword, ...(code ? { code } : {}), ...(options.cidr && options.cidr.length > 0 ? { allowedCidrs: options.cidr } : {}) }));
   } catch (error) {
     if (error instanceof ApiError && error.code === 'wrong_password') throw new CliError(error.exitCode, error.code, 'That is not the password of this account: no token was created.');
     if (error instanceof ApiError && error.fieldErrors) throw new CliError(error.exitCode, error.code, Object.values(error.fieldErrors).join(' '));
@@ -164,6 +166,7 @@ ${examples('export TASKMASTER_TOKEN=$(taskmaster token)', 'taskmaster token --se
     .option('--expires <days>', `when it stops working: ${TOKEN_DAYS_MIN}–${TOKEN_DAYS_MAX} days, like 30d`)
     .option('--cidr <range...>', 'only from these address ranges, like 203.0.113.0/24 or 2001:db8::/48 (repeat)')
     .option('--password-stdin', 'read your password from the first line of stdin')
+    .option('--otp <code>', 'the code from your authenticator app (or a recovery code), when two-factor is on; asked at a terminal otherwise')
     .addHelpText(
       'after',
       `
