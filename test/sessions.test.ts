@@ -7,7 +7,7 @@ import test from 'ava';
 import type { SessionInfo } from '../server/contract/api.js';
 import { CACHE_TTL_MS } from '../server/sessions/store.js';
 import { startDaemonProcesses, type DaemonProcess } from './helpers/cluster.js';
-import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { activeAccount, identity, queriesAbout, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { forEachDatabase } from './helpers/databases.js';
 import { api, type Reply } from './helpers/http.js';
 import { sharedPostgres } from './helpers/postgres.js';
@@ -36,26 +36,6 @@ const me = (url: string, token: string) => api(url, 'GET', '/v1/me', undefined, 
 
 const isProblem = (reply: Reply, status: number, code: string) =>
   reply.status === status && String(reply.headers['content-type']).startsWith('application/problem+json') && reply.json?.code === code;
-
-/**
- * The SQL of each query the in-process daemon sends while `action` runs that carries one of `keys`
- * (a session's token hash, a user's id) among its bindings: the queries about that session or user,
- * told apart from those of the tests running beside on the same daemon. A session lookup binds its
- * token hash, a user lookup the user's id, the last_used_at write the token hash.
- */
-async function queriesAbout(td: TestDaemon, keys: string[], action: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const listener = (query: { sql: string; bindings?: readonly unknown[] }) => {
-    if ((query.bindings ?? []).some((value) => keys.includes(String(value)))) seen.push(query.sql);
-  };
-  td.daemon.db.knex.on('query', listener);
-  try {
-    await action();
-  } finally {
-    td.daemon.db.knex.off('query', listener);
-  }
-  return seen;
-}
 
 // Registered before forEachDatabase's hook that stops PostgreSQL: the daemons go first.
 test.after.always(async () => (await clusterStarted)?.stop());

@@ -6,8 +6,8 @@
 //
 // Serial: nothing else in this file runs while a test counts B's queries or mails.
 import test, { type ExecutionContext } from 'ava';
-import { createToken, isProblem, listTokens, me, queriesAbout, sha256, shown } from './helpers/access-tokens.js';
-import { activeAccount, identity, outboxSettled, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { createToken, isProblem, listTokens, me, sha256, shown } from './helpers/access-tokens.js';
+import { activeAccount, identity, outboxSettled, queriesAbout, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { api } from './helpers/http.js';
 import { sharedPostgres, stopSharedPostgres } from './helpers/postgres.js';
 import { requestReset } from './helpers/reset-mail.js';

@@ -22,7 +22,6 @@ import {
   mailTime,
   me,
   postToken,
-  queriesAbout,
   sha256,
   shown,
   tokenName,
@@ -31,7 +30,7 @@ import {
   withWrongChecksum,
   type TokenBody,
 } from './helpers/access-tokens.js';
-import { activeAccount, identity, outboxSettled, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
+import { activeAccount, identity, outboxSettled, queriesAbout, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { forEachDatabase } from './helpers/databases.js';
 import { dumpDatabase } from './helpers/dump.js';
 import { api, type Reply } from './helpers/http.js';

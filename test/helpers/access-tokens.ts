@@ -99,25 +99,6 @@ export async function listTokens(url: string, session: string): Promise<AccessTo
   return reply.json.accessTokens as AccessTokenInfo[];
 }
 
-/**
- * The SQL of each query the in-process daemon sends while `action` runs that carries one of `keys`
- * among its bindings (a token's hash, a user's id): the queries about that token or user, told apart
- * from those of other tests on the same daemon.
- */
-export async function queriesAbout(td: TestDaemon, keys: string[], action: () => Promise<unknown>): Promise<string[]> {
-  const seen: string[] = [];
-  const listener = (query: { sql: string; bindings?: readonly unknown[] }) => {
-    if ((query.bindings ?? []).some((value) => keys.includes(String(value)))) seen.push(query.sql);
-  };
-  td.daemon.db.knex.on('query', listener);
-  try {
-    await action();
-  } finally {
-    td.daemon.db.knex.off('query', listener);
-  }
-  return seen;
-}
-
 /** A mail's text with its white space folded, so a phrase wrapped across lines is still found. */
 export const flat = (text: string): string => text.replace(/\s+/g, ' ');
 

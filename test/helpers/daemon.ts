@@ -85,3 +85,22 @@ export async function activeAccount(td: TestDaemon, who = identity()) {
   if (login.status !== 201) throw new Error(`login failed: ${login.status} ${login.text}`);
   return { ...who, token: login.json.token as string, user: login.json.user };
 }
+
+/**
+ * The SQL of each query the in-process daemon sends while `action` runs that carries one of `keys`
+ * among its bindings (a token's hash, a user's id): the queries about that token or user, told apart
+ * from those of other tests on the same daemon.
+ */
+export async function queriesAbout(td: TestDaemon, keys: string[], action: () => Promise<unknown>): Promise<string[]> {
+  const seen: string[] = [];
+  const listener = (query: { sql: string; bindings?: readonly unknown[] }) => {
+    if ((query.bindings ?? []).some((value) => keys.includes(String(value)))) seen.push(query.sql);
+  };
+  td.daemon.db.knex.on('query', listener);
+  try {
+    await action();
+  } finally {
+    td.daemon.db.knex.off('query', listener);
+  }
+  return seen;
+}
