@@ -12,6 +12,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { Secret, TOTP } from 'otpauth';
 import { migrateToLatest, openDatabase, type Database } from '../../db/connection.js';
 import { enqueueMail } from '../../server/mail/outbox.js';
 import { verificationMail } from '../../server/accounts/mails.js';
@@ -35,6 +36,8 @@ interface Target {
   tokens: string[];
   /** Read-only access tokens of the same users (daemon targets). */
   accessTokens: string[];
+  /** Accounts with two-factor on, and their TOTP secrets (daemon targets seeded past 100 users). */
+  twoFactor: { email: string; secret: string }[];
   emails: string[];
   password: string;
   ask<T>(message: object, reply: string): Promise<T>;
@@ -80,7 +83,7 @@ async function startTarget(...args: string[]): Promise<Target> {
   // BENCH_CPU_PROF=DIR: each target writes a V8 CPU profile there when it exits by itself (quit()).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = fork(TARGET, args, { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
-  const ready = await new Promise<{ url: string; tokens?: string[]; accessTokens?: string[]; emails?: string[]; password: string }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; tokens?: string[]; accessTokens?: string[]; emails?: string[]; twoFactor?: { email: string; secret: string }[]; password: string }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as never));
     child.once('exit', (code) => reject(new Error(`target ${args.join(' ')} exited ${code}`)));
   });
@@ -90,6 +93,7 @@ async function startTarget(...args: string[]): Promise<Target> {
     ...ready,
     tokens: ready.tokens ?? [`tm_${'x'.repeat(43)}`], // the bare app ignores it; the request is built the same way
     accessTokens: ready.accessTokens ?? [],
+    twoFactor: ready.twoFactor ?? [],
     emails: ready.emails ?? [],
     ask: (message, reply) =>
       new Promise((resolve) => {
@@ -543,6 +547,40 @@ async function bcryptRows(): Promise<void> {
   });
   console.error(`  ${met ? 'ok  ' : 'MISS'} p99 /healthz under login load: ${p99Busy.toFixed(1)} ms vs ${healthIdle.toFixed(1)} ms idle; event loop p99 ${loop.eventLoopP99Ms.toFixed(1)} ms, max ${loop.eventLoopMaxMs.toFixed(1)} ms`);
   daemon.stop();
+
+  // Logins with a TOTP code against logins without, on one daemon, alternating: bcrypt should
+  // still be the whole cost. Each account logs in at most once a minute (1,000 of them), so every
+  // code is of a step its account has not used (a code is good once).
+  const withCodes = await startTarget('daemon', '1100', '12');
+  let next = 0;
+  const codeLoad = (withCode: boolean) =>
+    load({
+      url: withCodes.url,
+      connections: concurrency,
+      requests: [
+        {
+          method: 'POST',
+          path: '/v1/sessions',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (request) => {
+            if (!withCode) return { ...request, body: JSON.stringify({ email: pick(withCodes.emails), password: withCodes.password }) };
+            const account = withCodes.twoFactor[next++ % withCodes.twoFactor.length]!;
+            const code = new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(account.secret) }).generate();
+            return { ...request, body: JSON.stringify({ email: account.email, password: withCodes.password, code }) };
+          },
+        },
+      ],
+    });
+  const loginRates = { plain: [] as number[], code: [] as number[] };
+  for (let round = 0; round < 2; round++) {
+    for (const withCode of [false, true]) {
+      const result = await codeLoad(withCode);
+      if (result.non2xx > 0) throw new Error(`logins${withCode ? ' with a code' : ''}: ${result.non2xx} non-2xx`);
+      (withCode ? loginRates.code : loginRates.plain).push(result.requests.total / (result.duration || SECONDS));
+    }
+  }
+  withCodes.stop();
+  record('logins/s with a TOTP code at BCRYPT_COST=12', median(loginRates.code), median(loginRates.plain), '/s', '≥ 0.9x of logins without one', (r) => r >= 0.9, undefined, loginRates);
 }
 
 /** Two CPU-bound neighbours at nice 19, as on a shared CI machine; stopped by the returned function. */

@@ -70,7 +70,14 @@ const PASSWORD = 'correct-horse-battery-staple-42';
  * (a `sqlite://` or `postgres://` URL), in its own process: the daemon then starts on the seeded
  * database as it would after growing to N users, without the heap a bulk insert leaves behind.
  */
-async function seedDatabase(databaseUrl: string, seed: number, cost: number): Promise<{ tokens: string[]; accessTokens: string[]; emails: string[] }> {
+/** The daemon targets' TOTP_ENCRYPTION_KEY: the seeder encrypts the two-factor secrets with it. */
+const BENCH_TOTP_KEY = 'b'.repeat(64);
+/** Every account after these has two-factor on, its secret known to the bench. */
+const PLAIN_ACCOUNTS = 100;
+
+type Seeded = { tokens: string[]; accessTokens: string[]; emails: string[]; twoFactor: { email: string; secret: string }[] };
+
+async function seedDatabase(databaseUrl: string, seed: number, cost: number): Promise<Seeded> {
   const { openDatabase, migrateToLatest } = await import('../../db/connection.js');
   const db = openDatabase(databaseUrl);
   await migrateToLatest(db);
@@ -79,15 +86,26 @@ async function seedDatabase(databaseUrl: string, seed: number, cost: number): Pr
   const tokens: string[] = [];
   const accessTokens: string[] = [];
   const emails: string[] = [];
+  const twoFactor: Seeded['twoFactor'] = [];
+  const { encryptSecret } = await import('../../server/two-factor/cipher.js');
+  const { Secret } = await import('otpauth');
+  const totpKey = Buffer.from(BENCH_TOTP_KEY, 'hex');
   const sampleEvery = Math.max(1, Math.floor(seed / 1000));
   for (let start = 0; start < seed; start += 1000) {
     const users: Record<string, unknown>[] = [];
     const sessions: Record<string, unknown>[] = [];
     const grants: Record<string, unknown>[] = [];
+    const totps: Record<string, unknown>[] = [];
     for (let i = start; i < Math.min(seed, start + 1000); i++) {
       const id = randomUUID();
       const email = `bench${i}@example.com`;
-      users.push({ id, username: `bench${i}`, username_normalized: `bench${i}`, email, email_normalized: email, password_hash: passwordHash, email_verified_at: now, pending_email: null, created_at: now, updated_at: now });
+      // Past the first accounts, two-factor is on: logins with a code are measured against logins without.
+      const secret = i >= PLAIN_ACCOUNTS ? new Secret({ size: 20 }).base32 : undefined;
+      users.push({ id, username: `bench${i}`, username_normalized: `bench${i}`, email, email_normalized: email, password_hash: passwordHash, email_verified_at: now, pending_email: null, created_at: now, updated_at: now, two_factor_at: secret ? now : null });
+      if (secret) {
+        totps.push({ user_id: id, secret_encrypted: encryptSecret(totpKey, id, secret), created_at: now, confirmed_at: now, last_step: null });
+        if (twoFactor.length < 2000) twoFactor.push({ email, secret });
+      }
       const token = newSessionToken(randomToken);
       sessions.push({ user_id: id, token_hash: sha256Hex(token), created_at: now, expires_at: now + 30 * 86_400_000 });
       if (i % sampleEvery === 0) {
@@ -104,23 +122,24 @@ async function seedDatabase(databaseUrl: string, seed: number, cost: number): Pr
       await trx.batchInsert('users', users, 200);
       await trx.batchInsert('sessions', sessions, 500);
       await trx.batchInsert('access_tokens', grants, 500);
+      await trx.batchInsert('totp_credentials', totps, 500);
     });
   }
   await db.knex.destroy();
-  return { tokens, accessTokens, emails };
+  return { tokens, accessTokens, emails: emails.filter((email) => Number(/bench(\d+)@/.exec(email)![1]) < PLAIN_ACCOUNTS || seed <= PLAIN_ACCOUNTS), twoFactor };
 }
 
-async function daemon(seed: number, cost: number, databaseUrl?: string): Promise<{ url: string; tokens: string[]; accessTokens: string[]; emails: string[] }> {
+async function daemon(seed: number, cost: number, databaseUrl?: string): Promise<{ url: string } & Seeded> {
   const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-bench-'));
   const seedUrl = databaseUrl ?? `sqlite://${join(dataDir, 'taskmaster.sqlite3')}`;
-  const seeded = await new Promise<{ tokens: string[]; accessTokens: string[]; emails: string[] }>((resolve, reject) => {
+  const seeded = await new Promise<Seeded>((resolve, reject) => {
     const seeder = fork(fileURLToPath(import.meta.url), ['seed', seedUrl, String(seed), String(cost)], { execArgv: process.execArgv, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     seeder.once('message', (message) => resolve(message as never));
     seeder.once('exit', (code) => code !== 0 && reject(new Error(`seeding exited ${code}`)));
   });
   const { startDaemon } = (await import(new URL('../../dist/server/main.js', import.meta.url).href)) as typeof import('../../server/main.js');
   const { readConfig } = await import('../../server/core/config.js');
-  const env = { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: String(cost), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+  const env = { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: String(cost), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', TOTP_ENCRYPTION_KEY: BENCH_TOTP_KEY, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
   const result = readConfig([], env);
   if (result.kind !== 'run') throw new Error('config');
   const unlimited = 1_000_000;
