@@ -34,7 +34,7 @@ export const enrolmentSchema = named(
   responseDocs,
   z.strictObject({
     secret: described(responseDocs, z.string().regex(/^[A-Z2-7]{32}$/), 'The TOTP secret (160 bits, base32), for typing into an authenticator app.'),
-    otpauthUri: described(responseDocs, z.string().startsWith('otpauth://totp/TaskMaster:'), 'The same as a URI, for a QR code: `otpauth://totp/TaskMaster:<username>?secret=…&issuer=TaskMaster` (SHA-1, 6 digits, 30 s).'),
+    otpauthUri: described(responseDocs, z.string().regex(/^otpauth:\/\/totp\/TaskMaster:[^?]+\?secret=[A-Z2-7]+&issuer=TaskMaster$/), 'The same as a URI, for a QR code: `otpauth://totp/TaskMaster:<username>?secret=…&issuer=TaskMaster` (SHA-1, 6 digits, 30 s).'),
   }),
   'TotpEnrolment',
   'A new secret; nothing is on until a code from it is confirmed.',
