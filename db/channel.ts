@@ -3,10 +3,15 @@
 // daemon LISTENs on one connection of its own. SQLite serves one daemon, whose caches are told
 // directly, so there the channel is always live and carries nothing.
 import type { Knex } from 'knex';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import type { Database } from './connection.js';
 
 const CHANNEL = 'taskmaster_invalidate';
+/** The listening connections name themselves so, so a daemon can count them (pg_stat_activity). */
+const LISTENER_NAME = 'taskmaster-listen';
+/** `ack:<daemon>:<message>`: a daemon acted on a message. */
+const ACK = 'ack:';
 const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 /** At most this long a revocation waits for its own message to come back. */
@@ -27,10 +32,10 @@ export interface InvalidationChannel {
   /** Each cache subscribes itself, when it is made. */
   subscribe(handlers: ChannelHandlers): void;
   /**
-   * Resolves once this daemon's own listener has heard every message it published so far (PostgreSQL
-   * sends a NOTIFY to every listener at once, so the other daemons have been sent it too), or after
-   * SETTLE_MAX_MS. A revocation awaits it before it answers, so the revoked credential's next
-   * request, on any daemon, comes after the daemon was told.
+   * Resolves once every listening daemon has acted on every message this one published so far (each
+   * acknowledges a message after its caches dropped the entries), or after SETTLE_MAX_MS. A
+   * revocation awaits it before it answers, so the revoked credential's next request, on any
+   * daemon, finds nothing cached.
    */
   settle(): Promise<void>;
   close(): Promise<void>;
@@ -71,30 +76,60 @@ class PostgresChannel implements InvalidationChannel {
     this.subscribers.push(handlers);
   }
 
-  /** Messages published and not heard back yet (a rolled-back one never is: each is forgotten after a while). */
-  private readonly unheard = new Map<string, { heard: Promise<void>; hear: () => void }>();
+  /** This daemon's name in acknowledgements. */
+  private readonly id = randomUUID();
+  /**
+   * Messages this daemon published, and the daemons that acknowledged each; a rolled-back one is
+   * never acknowledged, so each is forgotten after a while.
+   */
+  private readonly awaiting = new Map<string, { acked: Set<string>; changed: () => void; change: Promise<void> }>();
 
   async publish(trx: Knex | Knex.Transaction, payload: string): Promise<void> {
-    if (!this.unheard.has(payload)) {
-      let hear = () => undefined as void;
-      const heard = new Promise<void>((resolve) => (hear = resolve));
-      this.unheard.set(payload, { heard, hear });
-      setTimeout(() => this.heard(payload), 5_000).unref();
+    if (!this.awaiting.has(payload)) {
+      this.awaiting.set(payload, this.waiter(new Set()));
+      setTimeout(() => this.awaiting.delete(payload), 5_000).unref();
     }
     await trx.raw('SELECT pg_notify(?, ?)', [CHANNEL, payload]);
   }
 
   async settle(): Promise<void> {
-    if (!this.live || this.unheard.size === 0) return;
+    if (!this.live || !this.client || this.awaiting.size === 0) return;
     let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, SETTLE_MAX_MS)));
-    await Promise.race([Promise.all([...this.unheard.values()].map((entry) => entry.heard)), deadline]);
-    clearTimeout(timer);
+    const deadline = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SETTLE_MAX_MS)));
+    try {
+      const listening = await Promise.race([this.client.query('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()', [LISTENER_NAME]), deadline]);
+      if (listening === 'late') return;
+      const daemons = Number(listening.rows[0]?.n ?? 1);
+      const payloads = [...this.awaiting.keys()];
+      for (const payload of payloads) {
+        for (;;) {
+          const entry = this.awaiting.get(payload);
+          if (!entry || entry.acked.size >= daemons) break;
+          if ((await Promise.race([entry.change, deadline])) === 'late') return;
+        }
+        this.awaiting.delete(payload);
+      }
+    } catch {
+      // the listening connection went away meanwhile: the caches are off until it is back
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
-  private heard(payload: string): void {
-    this.unheard.get(payload)?.hear();
-    this.unheard.delete(payload);
+  private waiter(acked: Set<string>): { acked: Set<string>; changed: () => void; change: Promise<void> } {
+    let changed = () => undefined as void;
+    const change = new Promise<void>((resolve) => (changed = resolve));
+    return { acked, changed, change };
+  }
+
+  /** An acknowledgement of a message this daemon is waiting on. */
+  private acknowledged(daemon: string, payload: string): void {
+    const entry = this.awaiting.get(payload);
+    if (!entry) return;
+    entry.acked.add(daemon);
+    const next = this.waiter(entry.acked);
+    this.awaiting.set(payload, next);
+    entry.changed();
   }
 
   async close(): Promise<void> {
@@ -107,13 +142,19 @@ class PostgresChannel implements InvalidationChannel {
   private async connect(): Promise<void> {
     if (this.closed) return;
     // TCP keepalive: a half-open connection (a dead peer, a dropped NAT entry) is noticed and replaced.
-    const client = new pg.Client({ connectionString: this.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+    const client = new pg.Client({ connectionString: this.url, keepAlive: true, keepAliveInitialDelayMillis: 10_000, application_name: LISTENER_NAME });
     this.client = client;
     client.on('notification', (message) => {
-      if (message.channel === CHANNEL && message.payload !== undefined) {
-        this.handlers.message(message.payload);
-        this.heard(message.payload);
+      const payload = message.payload;
+      if (message.channel !== CHANNEL || payload === undefined) return;
+      if (payload.startsWith(ACK)) {
+        const rest = payload.slice(ACK.length);
+        this.acknowledged(rest.slice(0, rest.indexOf(':')), rest.slice(rest.indexOf(':') + 1));
+        return;
       }
+      this.handlers.message(payload);
+      // The caches have dropped it: say so, for the daemon that waits to answer its revocation.
+      client.query('SELECT pg_notify($1, $2)', [CHANNEL, `${ACK}${this.id}:${payload}`]).catch(() => undefined);
     });
     client.on('error', (error) => this.lost(client, error));
     client.on('end', () => this.lost(client));

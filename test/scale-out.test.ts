@@ -137,10 +137,10 @@ test.serial('with the listening connection killed, a logout elsewhere is still r
   const account = await activeAccountAcross(daemons, smtp);
   t.is((await api(b.url, 'GET', '/v1/me', undefined, { token: account.token })).status, 200, 'B has the session cached');
 
-  const listeners = () => query<{ pid: number }>(databaseUrl, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'");
+  const listeners = () => query<{ pid: number }>(databaseUrl, "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'taskmaster-listen'");
   const before = await listeners();
   t.is(before.length, 2, 'one listening connection per daemon');
-  await query(databaseUrl, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%'");
+  await query(databaseUrl, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'taskmaster-listen'");
   t.is((await api(a.url, 'DELETE', '/v1/sessions/current', undefined, { token: account.token })).status, 204);
 
   const started = performance.now();
