@@ -76,7 +76,7 @@ export const operations: OperationSpec[] = [
     auth: 'account:write',
     body: { json: 'UpdateProfileBody' },
     success: { status: 200, description: 'The account after the change.', json: 'UserResponse' },
-    problems: ['wrong_password', 'username_taken', 'email_taken', 'rate_limited', 'session_required'],
+    problems: ['wrong_password', 'username_taken', 'email_taken', 'rate_limited', 'session_required', 'otp_required', 'invalid_code'],
   },
   {
     method: 'delete',
@@ -88,6 +88,6 @@ export const operations: OperationSpec[] = [
     auth: 'session',
     body: { json: 'DeleteAccountBody' },
     success: { status: 204, description: 'The account is gone.' },
-    problems: ['wrong_password', 'rate_limited'],
+    problems: ['wrong_password', 'rate_limited', 'otp_required', 'invalid_code'],
   },
 ];

@@ -200,6 +200,21 @@ export class Throttle {
     ]);
   }
 
+  /**
+   * Neither a failure nor a success (the password was right and the code is still to come): the
+   * attempt gives its points back and resets nothing; the attempt that brings the code is counted.
+   */
+  async loginUndecided(attempt: LoginAttempt): Promise<void> {
+    const { emailKey, address, counted } = attempt;
+    if (!counted) return;
+    attempt.counted = undefined;
+    await Promise.all([
+      this.pair.reward(`${emailKey}|${address}`, 1),
+      counted.account !== undefined ? this.account.reward(emailKey, 1) : undefined,
+      this.address.reward(address, 1),
+    ]);
+  }
+
   registration(address: string): Promise<void> {
     return consumeOrRefuse(this.registrations, address, 'registrations from your address');
   }

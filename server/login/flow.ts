@@ -54,6 +54,7 @@ export class Login {
       const outcome = await factor.check({ user: row, body: parsed.value, request });
       if (!outcome.passed) {
         if (outcome.failed) await this.failed(attempt, row, outcome.event ?? 'login_failed', request);
+        else await this.deps.throttle.loginUndecided(attempt);
         throw outcome.refusal;
       }
     }
@@ -70,11 +71,11 @@ export class Login {
     const parsed = parseBody(otpLoginBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     const { challenge, code, deviceToken } = parsed.value;
-    const row = await findUser(this.deps.db, { id: await this.twoFactor.challengeUser(challenge) });
+    // Each attempt spends one of the challenge's 5 before the code is checked: parallel guesses cannot get more.
+    const row = await findUser(this.deps.db, { id: await this.twoFactor.challengeAttempt(challenge) });
     if (!row) throw invalidCredentials();
     const attempt = await this.counted(row.email, row, deviceToken, request);
     if (!(await this.twoFactor.verifyCode(row, code, request))) {
-      await this.twoFactor.challengeFailed(challenge);
       await this.failed(attempt, row, 'code_failed', request);
       throw invalidCode();
     }

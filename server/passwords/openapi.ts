@@ -17,7 +17,7 @@ export const operations: OperationSpec[] = [
     auth: 'session',
     body: { json: 'ChangePasswordBody' },
     success: { status: 200, description: 'The account, and how many other sessions ended.', json: 'PasswordChangeResponse' },
-    problems: ['wrong_password', 'rate_limited'],
+    problems: ['wrong_password', 'rate_limited', 'otp_required', 'invalid_code'],
   },
   {
     method: 'post',

@@ -17,7 +17,7 @@ export const operations: OperationSpec[] = [
     auth: 'session',
     body: { json: 'CreateTokenBody' },
     success: { status: 201, description: 'The token, shown this once, and what the list shows of it.', json: 'CreatedAccessToken' },
-    problems: ['wrong_password', 'rate_limited'],
+    problems: ['wrong_password', 'rate_limited', 'otp_required', 'invalid_code'],
   },
   {
     method: 'get',

@@ -64,6 +64,16 @@ function newRecoveryCode(): string {
   return code.match(/.{4}/g)!.join('-');
 }
 
+/** Ten codes whose lookup prefixes differ (each finds its own row). */
+function newRecoveryCodes(): string[] {
+  const codes = new Map<string, string>();
+  while (codes.size < RECOVERY_CODE_COUNT) {
+    const code = newRecoveryCode();
+    codes.set(code.slice(0, LOOKUP_CHARS), code);
+  }
+  return [...codes.values()];
+}
+
 const normalizedCode = (code: string) => code.replace(/[\s-]/g, '').toLowerCase();
 
 export class TwoFactor implements CodeVerifier {
@@ -108,7 +118,7 @@ export class TwoFactor implements CodeVerifier {
     const now = this.deps.clock();
     const step = this.matchingStep(user, String(pending.secret_encrypted), parsed.value.code, now);
     if (step === undefined) throw invalidCode(400);
-    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const codes = newRecoveryCodes();
     const rows = await this.recoveryRows(user.id, codes, now);
     const turnedOn = await this.deps.db.knex.transaction(async (trx) => {
       const confirmed = await trx('totp_credentials').where('user_id', user.id).whereNull('confirmed_at').update({ confirmed_at: now, last_step: step });
@@ -145,6 +155,7 @@ export class TwoFactor implements CodeVerifier {
     });
     await this.sessions.forgetUser(user.id);
     this.deps.mailQueued();
+    await this.deps.invalidations.settle();
   }
 
   /** New recovery codes, with the password and a code: the old ones die. */
@@ -155,7 +166,7 @@ export class TwoFactor implements CodeVerifier {
     if (user.two_factor_at === null) throw new HttpError(409, 'no_enrolment', 'Two-factor authentication is off: turn it on first with `taskmaster 2fa enable`.');
     if ((await reauthenticate(this.reauthDeps(), user, parsed.value, request)) === 'wrong_password') throw wrongPassword();
     const now = this.deps.clock();
-    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    const codes = newRecoveryCodes();
     const rows = await this.recoveryRows(user.id, codes, now);
     await this.deps.db.knex.transaction(async (trx) => {
       await trx('recovery_codes').where('user_id', user.id).delete();
@@ -210,10 +221,23 @@ export class TwoFactor implements CodeVerifier {
     return challenge;
   }
 
-  /** The account a live challenge is for; 401 invalid_challenge otherwise. */
-  async challengeUser(challenge: string): Promise<string> {
-    const row = await this.deps.db.knex('login_challenges').where('challenge_hash', challengeHash(challenge)).first('user_id', 'expires_at', 'failures', 'used_at');
-    if (!row || row.used_at !== null || Number(row.expires_at) <= this.deps.clock() || Number(row.failures) >= CHALLENGE_MAX_FAILURES) throw invalidChallenge();
+  /**
+   * Spends one of a live challenge's 5 attempts, before the code is checked (a conditional update,
+   * so of parallel attempts at most 5 get through), and says whose it is; 401 invalid_challenge
+   * otherwise. The attempt whose code is right then uses the challenge up.
+   */
+  async challengeAttempt(challenge: string): Promise<string> {
+    const hash = challengeHash(challenge);
+    const now = this.deps.clock();
+    const spent = await this.deps.db
+      .knex('login_challenges')
+      .where('challenge_hash', hash)
+      .whereNull('used_at')
+      .where('expires_at', '>', now)
+      .where('failures', '<', CHALLENGE_MAX_FAILURES)
+      .increment('failures', 1);
+    if (spent === 0) throw invalidChallenge();
+    const row = await this.deps.db.knex('login_challenges').where('challenge_hash', hash).first('user_id');
     return String(row.user_id);
   }
 
@@ -222,14 +246,8 @@ export class TwoFactor implements CodeVerifier {
     const used = await trx('login_challenges')
       .where('challenge_hash', challengeHash(challenge))
       .whereNull('used_at')
-      .where('failures', '<', CHALLENGE_MAX_FAILURES)
       .update({ used_at: this.deps.clock() });
     if (used === 0) throw invalidChallenge();
-  }
-
-  /** A wrong code against the challenge: after 5 it is dead. */
-  async challengeFailed(challenge: string): Promise<void> {
-    await this.deps.db.knex('login_challenges').where('challenge_hash', challengeHash(challenge)).increment('failures', 1);
   }
 
   /** Deletes challenges past their 5 minutes; run with the hourly sweep. */
