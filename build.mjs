@@ -1,10 +1,13 @@
 // Builds dist/: the daemon with its dependencies left in node_modules, and the CLI bundled
-// into one file (fast start) with the prompt library and the password estimator in lazy chunks.
+// into one file (fast start) with the prompt library and the password estimator in lazy chunks,
+// and undici in a CommonJS bundle of its own (loaded through V8's code cache).
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
+const REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);\n";
 const common = {
   bundle: true,
   platform: 'node',
@@ -27,6 +30,21 @@ const noHttp2 = {
 };
 
 rmSync(new URL('./dist', import.meta.url), { recursive: true, force: true });
+// undici, which every command that talks to the daemon loads, as a CommonJS bundle of its own: the
+// CLI loads it through V8's code cache (cli/code-cache.ts), which Node 20 offers to scripts only.
+// Its name carries a hash of its content, and so does its cache's.
+const undici = await build({
+  ...common,
+  entryPoints: { undici: 'cli/undici.ts' },
+  outdir: 'dist/cli/chunks',
+  entryNames: '[name]-[hash]',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  minify: true,
+  plugins: [noHttp2],
+  metafile: true,
+});
+const undiciBundle = Object.keys(undici.metafile.outputs).find((output) => output.endsWith('.cjs'));
 const [, cli] = await Promise.all([
   // The password estimator's worker thread is an entry of its own beside the daemon (server/passwords/strength.ts).
   build({ ...common, entryPoints: { main: 'server/main.ts', 'password-strength-worker': 'server/passwords/strength-worker.ts' }, outdir: 'dist/server', packages: 'external' }),
@@ -39,9 +57,20 @@ const [, cli] = await Promise.all([
     minify: true,
     plugins: [noHttp2],
     metafile: true,
-    // CommonJS dependencies inside an ESM bundle need a require of their own.
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+    // cli/api.ts lands in dist/cli/chunks/, beside the undici bundle.
+    define: { ...common.define, __UNDICI_BUNDLE__: JSON.stringify(`./${basename(undiciBundle)}`) },
+    // CommonJS dependencies inside an ESM bundle need a require of their own (dropped below where unused).
+    banner: { js: REQUIRE_BANNER },
   }),
 ]);
+// A banner costs its chunk an import.meta and a Module, and a command loads several chunks: only a
+// few ever call require (the one holding esbuild's __require helper among them).
+for (const output of Object.keys(cli.metafile.outputs).filter((path) => path.endsWith('.js'))) {
+  const code = readFileSync(output, 'utf8');
+  if (code.startsWith(REQUIRE_BANNER) && !/\brequire\b/.test(code.slice(REQUIRE_BANNER.length))) writeFileSync(output, code.slice(REQUIRE_BANNER.length));
+}
 // What went into which CLI chunk, for the test that keeps server modules out and prompts lazy.
-writeFileSync(new URL('./dist/cli/meta.json', import.meta.url), JSON.stringify(cli.metafile));
+writeFileSync(
+  new URL('./dist/cli/meta.json', import.meta.url),
+  JSON.stringify({ inputs: { ...cli.metafile.inputs, ...undici.metafile.inputs }, outputs: { ...cli.metafile.outputs, ...undici.metafile.outputs } }),
+);

@@ -4,6 +4,8 @@
 // than the rest of a command together, so:
 // - only undici's Client and its request API are loaded (by path), not its index, which pulls in
 //   fetch, WebSocket, caches and mocks: about 40 ms saved; the lockfile pins the exact version;
+// - those are bundled on their own, as CommonJS, and loaded through V8's code cache
+//   (code-cache.ts), so a command compiles undici once per machine, not once per run;
 // - undici parses HTTP with a WebAssembly module, and V8's optimising tier for it is pure start-up
 //   cost in a process that makes one or two requests: Liftoff, V8's baseline compiler, does it.
 import v8 from 'node:v8';
@@ -16,10 +18,12 @@ v8.setFlagsFromString('--liftoff-only');
 declare const __TASKMASTER_VERSION__: string | undefined;
 /** `taskmaster/0.1.0 (linux; x64)`: what `taskmaster sessions` shows for a session this CLI opened. */
 const USER_AGENT = `taskmaster/${typeof __TASKMASTER_VERSION__ === 'string' ? __TASKMASTER_VERSION__ : '0.0.0-dev'} (${process.platform}; ${process.arch})`;
-const [{ default: Client }, { default: undiciRequest }] = await Promise.all([
-  import('undici/lib/dispatcher/client.js'),
-  import('undici/lib/api/api-request.js'),
-]);
+declare const __UNDICI_BUNDLE__: string | undefined;
+// Built, undici is a CommonJS bundle beside this chunk, loaded through V8's code cache; from source, as is.
+const { Client, request: undiciRequest } =
+  typeof __UNDICI_BUNDLE__ === 'string'
+    ? (await import('./code-cache.js')).loadBundle<typeof import('./undici.js')>(new URL(__UNDICI_BUNDLE__, import.meta.url))
+    : await import('./undici.js');
 
 export class Api {
   constructor(

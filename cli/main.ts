@@ -6,6 +6,7 @@ import { examples } from './help.js';
 import { createIO, type IO } from './io.js';
 // One module per command, its definition next to its run (gh style). Each is light: the heavy parts
 // (prompts, HTTP client, conf through the context; the estimator by a dynamic import) load in a run.
+// A command line that names a command defines that command alone (see buildProgram).
 import * as homeCommand from './commands/home.js';
 import * as registerCommand from './commands/register.js';
 import * as verifyCommand from './commands/verify.js';
@@ -22,6 +23,38 @@ import * as tokenCommand from './commands/token.js';
 import * as twoFactorCommand from './commands/two-factor.js';
 import * as completionCommand from './commands/completion.js';
 
+// In help order; home is the bare `taskmaster`.
+const COMMANDS: readonly (readonly [name: string, command: { define(program: Command, makeContext: (command: Command) => Context): void }])[] = [
+  ['', homeCommand],
+  ['register', registerCommand],
+  ['verify', verifyCommand],
+  ['login', loginCommand],
+  ['whoami', whoamiCommand],
+  ['profile', profileCommand],
+  ['logout', logoutCommand],
+  ['sessions', sessionsCommand],
+  ['activity', activityCommand],
+  ['account', accountCommand],
+  ['password', passwordCommand],
+  ['status', statusCommand],
+  ['token', tokenCommand],
+  ['2fa', twoFactorCommand],
+  ['completion', completionCommand],
+];
+/** Commands that read the whole program. */
+const NEEDS_ALL = new Set(['completion']);
+
+/** The command a command line names, past the global options (`--server` is the one that takes a value). */
+function namedCommand(args: readonly string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return undefined;
+    if (arg === '--server') i++;
+    else if (!arg.startsWith('-')) return arg;
+  }
+  return undefined;
+}
+
 declare const __TASKMASTER_VERSION__: string | undefined;
 const VERSION = typeof __TASKMASTER_VERSION__ === 'string' ? __TASKMASTER_VERSION__ : '0.0.0-dev';
 
@@ -33,7 +66,7 @@ interface GlobalOptions {
   verbose?: boolean;
 }
 
-export function buildProgram(io: IO, makeContext: (command: Command) => Context): Command {
+export function buildProgram(io: IO, makeContext: (command: Command) => Context, argv: readonly string[] = []): Command {
   const program = new Command('taskmaster')
     // Set before any subcommand is added: subcommands copy these settings when created.
     .exitOverride()
@@ -66,22 +99,12 @@ Exit codes:
 ${examples('taskmaster register', 'taskmaster verify', 'taskmaster login', 'printf %s "$PASSWORD" | taskmaster login --email me@example.com --password-stdin', 'TASKMASTER_TOKEN=$TOKEN taskmaster whoami --json')}`,
     );
 
-  // In help order; home is the bare `taskmaster`.
-  homeCommand.define(program, makeContext);
-  registerCommand.define(program, makeContext);
-  verifyCommand.define(program, makeContext);
-  loginCommand.define(program, makeContext);
-  whoamiCommand.define(program, makeContext);
-  profileCommand.define(program, makeContext);
-  logoutCommand.define(program, makeContext);
-  sessionsCommand.define(program, makeContext);
-  activityCommand.define(program, makeContext);
-  accountCommand.define(program, makeContext);
-  passwordCommand.define(program, makeContext);
-  statusCommand.define(program, makeContext);
-  tokenCommand.define(program, makeContext);
-  twoFactorCommand.define(program, makeContext);
-  completionCommand.define(program, makeContext);
+  // Defining every command costs more than some commands take to run (a script may call
+  // `taskmaster whoami` in a loop): a command line that names one defines it alone. Help, completion
+  // (which walks every command) and anything else define them all.
+  const named = namedCommand(argv.slice(2));
+  const only = named && !NEEDS_ALL.has(named) ? COMMANDS.find(([name]) => name === named) : undefined;
+  for (const [, command] of only ? [only] : COMMANDS) command.define(program, makeContext);
 
   return program;
 }
@@ -123,10 +146,14 @@ export async function main(argv = process.argv, env: Record<string, string | und
   const args = argv.slice(2);
   const flag = (name: string) => args.includes(name);
   const io = createIO({ json: flag('--json'), noInput: flag('--no-input'), color: !flag('--no-color'), verbose: flag('--verbose'), env });
-  const program = buildProgram(io, (command) => {
-    const globals = command.optsWithGlobals<GlobalOptions>();
-    return createContext(io, env, globals.server);
-  });
+  const program = buildProgram(
+    io,
+    (command) => {
+      const globals = command.optsWithGlobals<GlobalOptions>();
+      return createContext(io, env, globals.server);
+    },
+    argv,
+  );
   let exitCode: number = EXIT.ok;
   try {
     await program.parseAsync(argv);
