@@ -29,6 +29,7 @@ function withStdoutClosed(args: string[], input = ''): Promise<{ code: number | 
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stderr }));
+    child.stdin.on('error', () => undefined); // a command that reads no stdin may be gone already
     child.stdin.end(input);
   });
 }
