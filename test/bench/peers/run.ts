@@ -2,8 +2,10 @@
 // side by side in one run. The peers live in this folder's own package.json and lockfile, installed
 // here (npm ci, once per lockfile), never in the project's dependencies. Every server is a child
 // process on 127.0.0.1: ours through ../target.ts (the built daemon on SQLite), better-auth through
-// better-auth.mjs (email and password on SQLite, better-sqlite3). Load runs alternate and each figure
-// is the median of its rounds; what each does with a revoked session is checked, not taken from docs.
+// better-auth.mjs (email and password on SQLite, better-sqlite3), and express 5 + passport-local +
+// express-session through express-passport.mjs (sessions in SQLite through connect-sqlite3). Load
+// runs alternate and each figure is the median of its rounds; what each does with a revoked session
+// is checked, not taken from docs.
 // Prints the table and writes bench-results/peers.json. BENCH_SECONDS sets each load run (default 10).
 import { fork, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,6 +18,7 @@ import { threadPoolSizeFor } from '../../../server/core/secrets.js';
 const PEERS = fileURLToPath(new URL('.', import.meta.url));
 const TARGET = fileURLToPath(new URL('../target.ts', import.meta.url));
 const BETTER_AUTH = join(PEERS, 'better-auth.mjs');
+const EXPRESS = join(PEERS, 'express-passport.mjs');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = 3;
 const USERS = 1000;
@@ -33,7 +36,8 @@ const SIGN_INS_PER_RUN = SIGN_IN_CONNECTIONS * SECONDS;
 /** Whether node_modules holds exactly what package-lock.json lists (npm's own record of what it installed). */
 function installedFromLockfile(): boolean {
   const installed = join(PEERS, 'node_modules', '.package-lock.json');
-  if (!existsSync(installed) || !existsSync(join(PEERS, 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node'))) return false;
+  const addons = [join('better-sqlite3', 'build', 'Release', 'better_sqlite3.node'), join('sqlite3', 'build', 'Release', 'node_sqlite3.node')];
+  if (!existsSync(installed) || !addons.every((addon) => existsSync(join(PEERS, 'node_modules', addon)))) return false;
   type Entry = { version?: string; integrity?: string; optional?: boolean };
   const locked = (JSON.parse(readFileSync(join(PEERS, 'package-lock.json'), 'utf8')) as { packages: Record<string, Entry> }).packages;
   const present = (JSON.parse(readFileSync(installed, 'utf8')) as { packages: Record<string, Entry> }).packages;
@@ -53,7 +57,7 @@ function installedFromLockfile(): boolean {
 
 function installPeers(): void {
   if (installedFromLockfile()) return;
-  console.error('installing the peers: npm ci in test/bench/peers (once; better-sqlite3 may compile SQLite for a few minutes)');
+  console.error('installing the peers: npm ci in test/bench/peers (once; better-sqlite3 and sqlite3 may compile SQLite for a few minutes)');
   const result = spawnSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: PEERS, stdio: ['ignore', 2, 2] });
   if (result.status !== 0) throw new Error(`npm ci in ${PEERS} exited ${result.status}`);
 }
@@ -109,6 +113,13 @@ interface PeerReady {
   revocationEmails: string[];
   password: string;
   cookieNames: { session: string; cache: string };
+}
+interface ExpressReady {
+  url: string;
+  cookies: string[];
+  emails: string[];
+  revocationEmails: string[];
+  password: string;
 }
 type Stats = { cpuMs: number; statements: number };
 
@@ -198,6 +209,17 @@ async function peerGetSession(peer: Server<PeerReady>, run: Run = {}): Promise<M
   });
 }
 
+/** express-session: GET /me with a seeded session's cookie (passport reads the session from the store). */
+function expressMe(peer: Server<ExpressReady>, run: Run = {}): Promise<Measured> {
+  return measure(peer, {
+    url: peer.ready.url,
+    connections: SESSION_CONNECTIONS,
+    ...run,
+    requests: [{ method: 'GET', path: '/me', setupRequest: (request) => ({ ...request, headers: { cookie: pick(peer.ready.cookies) } }) }],
+    accepted: (status, body) => status === 200 && body.startsWith('{"user":{'),
+  });
+}
+
 /** Without credentials: GET /v1/me with no token (401) against get-session with no cookie (200, body null). */
 function oursAnonymous(ours: Server<OursReady>, run: Run = {}): Promise<Measured> {
   return measure(ours, { url: ours.ready.url, connections: SESSION_CONNECTIONS, ...run, requests: [{ method: 'GET', path: '/v1/me' }], accepted: (status) => status === 401 });
@@ -244,10 +266,27 @@ function peerSignIn(peer: Server<PeerReady>, run: Run = {}): Promise<Measured> {
   });
 }
 
+function expressLogin(peer: Server<ExpressReady>, run: Run = {}): Promise<Measured> {
+  return measure(peer, {
+    url: peer.ready.url,
+    connections: SIGN_IN_CONNECTIONS,
+    ...run,
+    requests: [
+      {
+        method: 'POST',
+        path: '/login',
+        headers: { 'content-type': 'application/json' },
+        setupRequest: (request) => ({ ...request, body: JSON.stringify({ email: pick(peer.ready.emails), password: peer.ready.password }) }),
+      },
+    ],
+    accepted: (status, body) => status === 200 && body.startsWith('{"user":{'),
+  });
+}
+
 // --- revocation, measured -------------------------------------------------------------------------
 
 type Revocation = {
-  how: 'revoked from another client' | 'signed out, the old cookie replayed' | 'logged out, the old token replayed';
+  how: 'revoked from another client' | 'signed out, the old cookie replayed' | 'logged out, the old token replayed' | 'logged out, the old cookie replayed';
   /** Whether the database still holds the session right after the revocation (it must not). */
   storedAfter: boolean;
   /** Answers with the session after the revocation was acknowledged, and the last one's time. */
@@ -344,6 +383,23 @@ async function peerRevocation(peer: Server<PeerReady>, email: string, how: 'othe
   return { how: how === 'other' ? 'revoked from another client' : 'signed out, the old cookie replayed', storedAfter: exists, ...watched, ...(cacheLeftSeconds === undefined ? {} : { cacheLeftSeconds }) };
 }
 
+/** express-session: log in, GET /me, log out (passport's req.logout), then replay the old cookie. */
+async function expressRevocation(peer: Server<ExpressReady>, email: string): Promise<Revocation> {
+  const { url, password } = peer.ready;
+  const login = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) });
+  if (login.status !== 200) throw new Error(`express: login ${login.status} ${await login.text()}`);
+  const old = withSetCookies(new Map(), login);
+  const me = async () => (await fetch(`${url}/me`, { headers: { cookie: cookieHeader(old) } })).status;
+  if ((await me()) !== 200) throw new Error('express: a fresh session is not accepted');
+  const ended = await fetch(`${url}/logout`, { method: 'POST', headers: { cookie: cookieHeader(old) } });
+  if (ended.status !== 204) throw new Error(`express: logout ${ended.status}`);
+  // The store's key: the cookie's value is `s:` + sid + `.` + signature, URI-encoded.
+  const sid = decodeURIComponent(old.get('connect.sid') ?? '').replace(/^s:/, '').replace(/\.[^.]*$/, '');
+  const { exists } = await peer.ask<{ exists: boolean }>({ type: 'session-exists', sid }, 'session-exists');
+  const watched = await watch(async () => (await me()) === 200, 10);
+  return { how: 'logged out, the old cookie replayed', storedAfter: exists, ...watched };
+}
+
 function describeRevocation(checks: Revocation[]): string {
   const stored = checks.filter((check) => check.storedAfter);
   if (stored.length > 0) return `**session still stored after revocation** (${stored.map((check) => check.how).join(', ')})`;
@@ -357,16 +413,22 @@ function describeRevocation(checks: Revocation[]): string {
 
 installPeers();
 const version = (name: string) => (JSON.parse(readFileSync(join(PEERS, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
-const versions = Object.fromEntries(['better-auth', 'better-sqlite3', 'bcrypt', 'kysely'].map((name) => [name, version(name)]));
+const versions = Object.fromEntries(
+  ['better-auth', 'better-sqlite3', 'bcrypt', 'kysely', 'express', 'passport', 'passport-local', 'express-session', 'connect-sqlite3', 'sqlite3'].map((name) => [name, version(name)]),
+);
 const loadAtStart = loadavg();
-console.error(`peers benchmark: ${SECONDS} s per load run, ${ROUNDS} alternating rounds, Node ${process.version}; better-auth ${versions['better-auth']}, better-sqlite3 ${versions['better-sqlite3']}`);
+console.error(
+  `peers benchmark: ${SECONDS} s per load run, ${ROUNDS} alternating rounds, Node ${process.version}; better-auth ${versions['better-auth']}, better-sqlite3 ${versions['better-sqlite3']}; ` +
+    `express ${versions.express}, passport ${versions.passport}, passport-local ${versions['passport-local']}, express-session ${versions['express-session']}, connect-sqlite3 ${versions['connect-sqlite3']}, sqlite3 ${versions.sqlite3}`,
+);
 console.error(`load average at start: ${loadAtStart.map((load) => load.toFixed(2)).join(', ')} (${availableParallelism()} cores)\n`);
 
-const [ours, peerDatabase, peerCached, peerScrypt] = await Promise.all([
+const [ours, peerDatabase, peerCached, peerScrypt, peerExpress] = await Promise.all([
   start<OursReady>(TARGET, ['daemon', String(USERS), String(COST)], ['--import', 'tsx']),
   start<PeerReady>(BETTER_AUTH, ['--cookie-cache=off', '--hash=bcrypt', `--cost=${COST}`, `--users=${USERS}`], []),
   start<PeerReady>(BETTER_AUTH, [`--cookie-cache=${CACHE_SECONDS}`, '--hash=bcrypt', `--cost=${COST}`, `--users=${USERS}`], []),
   start<PeerReady>(BETTER_AUTH, ['--cookie-cache=off', '--hash=scrypt', '--users=50'], []),
+  start<ExpressReady>(EXPRESS, [`--cost=${COST}`, `--users=${USERS}`], []),
 ]);
 
 // Two of our seeded users are kept for the revocation checks; their seeded sessions leave the load.
@@ -383,6 +445,7 @@ const revocation = {
     await peerRevocation(peerDatabase, peerDatabase.ready.revocationEmails[1]!, 'self', 10),
   ],
   peerCached: [] as Revocation[],
+  peerExpress: [await expressRevocation(peerExpress, peerExpress.ready.revocationEmails[0]!)],
 };
 const cachedWatch = Promise.all([
   peerRevocation(peerCached, peerCached.ready.revocationEmails[0]!, 'other', CACHE_SECONDS + 30),
@@ -398,16 +461,25 @@ console.error(`  one password check alone: bcrypt cost ${COST} ${bcryptCost.cpuM
 await oursMe(ours, oursTokens, { duration: 2 });
 await peerGetSession(peerDatabase, { duration: 2 });
 await peerGetSession(peerCached, { duration: 2 });
-const sessionRuns = { ours: [] as Measured[], peerDatabase: [] as Measured[], peerCached: [] as Measured[], oursAnonymous: [] as Measured[], peerAnonymous: [] as Measured[] };
+await expressMe(peerExpress, { duration: 2 });
+const sessionRuns = {
+  ours: [] as Measured[],
+  peerDatabase: [] as Measured[],
+  peerCached: [] as Measured[],
+  peerExpress: [] as Measured[],
+  oursAnonymous: [] as Measured[],
+  peerAnonymous: [] as Measured[],
+};
 for (let round = 0; round < ROUNDS; round++) {
   sessionRuns.ours.push(await oursMe(ours, oursTokens));
   sessionRuns.peerDatabase.push(await peerGetSession(peerDatabase));
   sessionRuns.peerCached.push(await peerGetSession(peerCached));
+  sessionRuns.peerExpress.push(await expressMe(peerExpress));
   sessionRuns.oursAnonymous.push(await oursAnonymous(ours));
   sessionRuns.peerAnonymous.push(await peerAnonymous(peerDatabase));
   const rate = (runs: Measured[]) => runs.at(-1)!.rate.toFixed(0);
   console.error(
-    `  session checks, round ${round + 1}: ours ${rate(sessionRuns.ours)}, better-auth ${rate(sessionRuns.peerDatabase)}, with cookie cache ${rate(sessionRuns.peerCached)} req/s; ` +
+    `  session checks, round ${round + 1}: ours ${rate(sessionRuns.ours)}, better-auth ${rate(sessionRuns.peerDatabase)}, with cookie cache ${rate(sessionRuns.peerCached)}, express-session ${rate(sessionRuns.peerExpress)} req/s; ` +
       `without credentials: ours ${rate(sessionRuns.oursAnonymous)}, better-auth ${rate(sessionRuns.peerAnonymous)} req/s`,
   );
 }
@@ -416,8 +488,9 @@ for (let round = 0; round < ROUNDS; round++) {
 await oursLogin(ours, oursLoginEmails, { amount: SIGN_IN_CONNECTIONS });
 await peerSignIn(peerDatabase, { amount: SIGN_IN_CONNECTIONS });
 await peerSignIn(peerScrypt, { amount: SIGN_IN_CONNECTIONS });
-const signInRuns = { ours: [] as Measured[], peerBcrypt: [] as Measured[], peerScrypt: [] as Measured[] };
-for (const server of [ours, peerDatabase, peerScrypt]) await settle(server);
+await expressLogin(peerExpress, { amount: SIGN_IN_CONNECTIONS });
+const signInRuns = { ours: [] as Measured[], peerBcrypt: [] as Measured[], peerScrypt: [] as Measured[], peerExpress: [] as Measured[] };
+for (const server of [ours, peerDatabase, peerScrypt, peerExpress]) await settle(server);
 for (let round = 0; round < ROUNDS; round++) {
   signInRuns.ours.push(await oursLogin(ours, oursLoginEmails, { amount: SIGN_INS_PER_RUN }));
   await settle(ours);
@@ -425,12 +498,18 @@ for (let round = 0; round < ROUNDS; round++) {
   await settle(peerDatabase);
   signInRuns.peerScrypt.push(await peerSignIn(peerScrypt, { amount: SIGN_INS_PER_RUN }));
   await settle(peerScrypt);
-  console.error(`  sign-ins, round ${round + 1}: ours ${signInRuns.ours.at(-1)!.rate.toFixed(1)}, better-auth bcrypt ${signInRuns.peerBcrypt.at(-1)!.rate.toFixed(1)}, scrypt ${signInRuns.peerScrypt.at(-1)!.rate.toFixed(1)} /s`);
+  signInRuns.peerExpress.push(await expressLogin(peerExpress, { amount: SIGN_INS_PER_RUN }));
+  await settle(peerExpress);
+  const rate = (runs: Measured[]) => runs.at(-1)!.rate.toFixed(1);
+  console.error(
+    `  sign-ins, round ${round + 1}: ours ${rate(signInRuns.ours)}, better-auth bcrypt ${rate(signInRuns.peerBcrypt)}, scrypt ${rate(signInRuns.peerScrypt)}, express-session ${rate(signInRuns.peerExpress)} /s`,
+  );
 }
 const loadAtEnd = loadavg();
 ours.stop();
 peerDatabase.stop();
 peerScrypt.stop();
+peerExpress.stop();
 console.error(`  waiting for the cookie-cache revocation watch (up to ${CACHE_SECONDS + 30} s after it began) …`);
 revocation.peerCached = await cachedWatch;
 peerCached.stop();
@@ -441,13 +520,16 @@ const session = {
   ours: medianOf(sessionRuns.ours),
   peerDatabase: medianOf(sessionRuns.peerDatabase),
   peerCached: medianOf(sessionRuns.peerCached),
+  peerExpress: medianOf(sessionRuns.peerExpress),
   oursAnonymous: medianOf(sessionRuns.oursAnonymous),
   peerAnonymous: medianOf(sessionRuns.peerAnonymous),
 };
-const signIn = { ours: medianOf(signInRuns.ours), peerBcrypt: medianOf(signInRuns.peerBcrypt), peerScrypt: medianOf(signInRuns.peerScrypt) };
+const signIn = { ours: medianOf(signInRuns.ours), peerBcrypt: medianOf(signInRuns.peerBcrypt), peerScrypt: medianOf(signInRuns.peerScrypt), peerExpress: medianOf(signInRuns.peerExpress) };
 const oursRevoked = describeRevocation(revocation.ours);
 
 interface Row {
+  /** Which peer the row compares with. */
+  peerName: string;
   figure: string;
   ours: number;
   peer: number;
@@ -458,7 +540,8 @@ interface Row {
   /** Per request in each server: CPU ms and SQL statements (medians), for the JSON. */
   cost?: { ours: Measured & { runs: Measured[] }; peer: Measured & { runs: Measured[] } };
 }
-const row = (figure: string, oursValue: number, peerValue: number, unit: string, revocationOurs: string, revocationPeer: string, cost?: Row['cost']): Row => ({
+const row = (peerName: string, figure: string, oursValue: number, peerValue: number, unit: string, revocationOurs: string, revocationPeer: string, cost?: Row['cost']): Row => ({
+  peerName,
   figure,
   ours: oursValue,
   peer: peerValue,
@@ -469,34 +552,54 @@ const row = (figure: string, oursValue: number, peerValue: number, unit: string,
   ...(cost ? { cost } : {}),
 });
 const rows: Row[] = [
-  row(`session check req/s, ${SESSION_CONNECTIONS} connections: GET /v1/me vs get-session, no cookie cache`, session.ours.rate, session.peerDatabase.rate, 'req/s', oursRevoked, describeRevocation(revocation.peerDatabase), {
+  row('better-auth', `session check req/s, ${SESSION_CONNECTIONS} connections: GET /v1/me vs get-session, no cookie cache`, session.ours.rate, session.peerDatabase.rate, 'req/s', oursRevoked, describeRevocation(revocation.peerDatabase), {
     ours: session.ours,
     peer: session.peerDatabase,
   }),
-  row(`session check req/s, ${SESSION_CONNECTIONS} connections: GET /v1/me vs get-session, cookie cache ${CACHE_SECONDS} s`, session.ours.rate, session.peerCached.rate, 'req/s', oursRevoked, describeRevocation(revocation.peerCached), {
+  row('better-auth', `session check req/s, ${SESSION_CONNECTIONS} connections: GET /v1/me vs get-session, cookie cache ${CACHE_SECONDS} s`, session.ours.rate, session.peerCached.rate, 'req/s', oursRevoked, describeRevocation(revocation.peerCached), {
     ours: session.ours,
     peer: session.peerCached,
   }),
-  row(`no credentials req/s, ${SESSION_CONNECTIONS} connections: GET /v1/me without a token (401) vs get-session without a cookie (200, null)`, session.oursAnonymous.rate, session.peerAnonymous.rate, 'req/s', '—', '—', {
+  row('better-auth', `no credentials req/s, ${SESSION_CONNECTIONS} connections: GET /v1/me without a token (401) vs get-session without a cookie (200, null)`, session.oursAnonymous.rate, session.peerAnonymous.rate, 'req/s', '—', '—', {
     ours: session.oursAnonymous,
     peer: session.peerAnonymous,
   }),
-  row(`sign-ins/s, ${SIGN_IN_CONNECTIONS} connections, ${SIGN_INS_PER_RUN} per run: POST /v1/sessions vs sign-in/email, bcrypt cost ${COST} on both`, signIn.ours.rate, signIn.peerBcrypt.rate, '/s', '—', '—', { ours: signIn.ours, peer: signIn.peerBcrypt }),
-  row(`sign-ins/s, ${SIGN_IN_CONNECTIONS} connections, ${SIGN_INS_PER_RUN} per run: ours at bcrypt cost ${COST} vs its default scrypt`, signIn.ours.rate, signIn.peerScrypt.rate, '/s', '—', '—', { ours: signIn.ours, peer: signIn.peerScrypt }),
-  row(`CPU per password check alone: bcrypt cost ${COST} vs its default scrypt (N=16384, r=16)`, bcryptCost.cpuMs, scryptCost.cpuMs, 'ms', '—', '—'),
+  row('better-auth', `sign-ins/s, ${SIGN_IN_CONNECTIONS} connections, ${SIGN_INS_PER_RUN} per run: POST /v1/sessions vs sign-in/email, bcrypt cost ${COST} on both`, signIn.ours.rate, signIn.peerBcrypt.rate, '/s', '—', '—', { ours: signIn.ours, peer: signIn.peerBcrypt }),
+  row('better-auth', `sign-ins/s, ${SIGN_IN_CONNECTIONS} connections, ${SIGN_INS_PER_RUN} per run: ours at bcrypt cost ${COST} vs its default scrypt`, signIn.ours.rate, signIn.peerScrypt.rate, '/s', '—', '—', { ours: signIn.ours, peer: signIn.peerScrypt }),
+  row('better-auth', `CPU per password check alone: bcrypt cost ${COST} vs its default scrypt (N=16384, r=16)`, bcryptCost.cpuMs, scryptCost.cpuMs, 'ms', '—', '—'),
+  row(
+    'express 5 + passport-local + express-session',
+    `session check req/s, ${SESSION_CONNECTIONS} connections: GET /v1/me vs GET /me, the session read from connect-sqlite3`,
+    session.ours.rate,
+    session.peerExpress.rate,
+    'req/s',
+    oursRevoked,
+    describeRevocation(revocation.peerExpress),
+    { ours: session.ours, peer: session.peerExpress },
+  ),
+  row(
+    'express 5 + passport-local + express-session',
+    `sign-ins/s, ${SIGN_IN_CONNECTIONS} connections, ${SIGN_INS_PER_RUN} per run: POST /v1/sessions vs passport-local's POST /login, bcrypt cost ${COST} on both`,
+    signIn.ours.rate,
+    signIn.peerExpress.rate,
+    '/s',
+    '—',
+    '—',
+    { ours: signIn.ours, peer: signIn.peerExpress },
+  ),
 ];
 
 const format = (n: number) => (n >= 100 ? n.toFixed(0) : n.toFixed(1));
 const table = [
-  '| figure | ours | better-auth | ratio (ours ÷ peer) | revoked session, ours | revoked session, better-auth |',
-  '| --- | --- | --- | --- | --- | --- |',
-  ...rows.map((each) => `| ${each.figure} | ${format(each.ours)} ${each.unit} | ${format(each.peer)} ${each.unit} | ${each.ratio.toFixed(2)}x | ${each.revocationOurs} | ${each.revocationPeer} |`),
+  '| peer | figure | ours | peer | ratio (ours ÷ peer) | revoked session, ours | revoked session, peer |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
+  ...rows.map((each) => `| ${each.peerName} | ${each.figure} | ${format(each.ours)} ${each.unit} | ${format(each.peer)} ${each.unit} | ${each.ratio.toFixed(2)}x | ${each.revocationOurs} | ${each.revocationPeer} |`),
 ].join('\n');
 const perRequest = (name: string, cost: Measured) => `${name} ${cost.cpuMs.toFixed(3)} ms CPU and ${cost.statements.toFixed(2)} SQL statements`;
 console.log(`\n${table}\n`);
 console.log(
-  `Per session check: ${perRequest('ours', session.ours)}; ${perRequest('better-auth', session.peerDatabase)}; ${perRequest('with its cookie cache', session.peerCached)}.\n` +
-    `Per sign-in: ${perRequest('ours', signIn.ours)}; ${perRequest('better-auth (bcrypt)', signIn.peerBcrypt)}; ${perRequest('better-auth (scrypt)', signIn.peerScrypt)}.\n` +
+  `Per session check: ${perRequest('ours', session.ours)}; ${perRequest('better-auth', session.peerDatabase)}; ${perRequest('with its cookie cache', session.peerCached)}; ${perRequest('express-session', session.peerExpress)}.\n` +
+    `Per sign-in: ${perRequest('ours', signIn.ours)}; ${perRequest('better-auth (bcrypt)', signIn.peerBcrypt)}; ${perRequest('better-auth (scrypt)', signIn.peerScrypt)}; ${perRequest('express-session', signIn.peerExpress)}.\n` +
     `Load average (1, 5, 15 min): ${loadAtStart.map((load) => load.toFixed(2)).join(', ')} at start, ${loadAtEnd.map((load) => load.toFixed(2)).join(', ')} after the load runs; ${availableParallelism()} cores.\n`,
 );
 mkdirSync('bench-results', { recursive: true });
@@ -518,8 +621,9 @@ writeFileSync(
         signInConnections: SIGN_IN_CONNECTIONS,
         signInsPerRun: SIGN_INS_PER_RUN,
         cookieCacheSeconds: CACHE_SECONDS,
-        hashing: `ours: HMAC-SHA256 prehash then bcrypt cost ${COST}; better-auth: bcrypt cost ${COST} through emailAndPassword.password.hash/verify (rows 1-3), or its default scrypt (row 4)`,
-        sqlite: 'both: WAL, synchronous NORMAL, busy_timeout 5000, foreign keys on',
+        hashing: `ours: HMAC-SHA256 prehash then bcrypt cost ${COST}; better-auth: bcrypt cost ${COST} through emailAndPassword.password.hash/verify (rows 1-3), or its default scrypt (row 4); express: bcrypt cost ${COST} in passport-local's verify`,
+        express: "passport's own example set-up: express-session with resave false and saveUninitialized false, connect-sqlite3 on the sqlite3 driver, the user kept in the session (no query to deserialize it)",
+        sqlite: 'all: WAL, synchronous NORMAL, busy_timeout 5000, foreign keys on',
       },
       hashCost: hashCosts,
       rows,
