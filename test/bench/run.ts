@@ -456,7 +456,7 @@ async function lookupRows(): Promise<void> {
   const after = await fetchStatus(`${small.url}/v1/me`, { headers: auth });
   const revoked = before === 200 && after === 401;
   small.tokens.shift();
-  record('GET /v1/me req/s, 20 connections', smallRate, bareRate, 'req/s', '≥ 0.6x, revoked token refused at once', (r) => r >= 0.6 && revoked, revoked ? 'revoked token refused on the next request' : `revocation check failed (${before} then ${after})`);
+  record('GET /v1/me req/s, 20 connections', smallRate, bareRate, 'req/s', '≥ 0.8x, revoked token refused at once', (r) => r >= 0.8 && revoked, revoked ? 'revoked token refused on the next request' : `revocation check failed (${before} then ${after})`);
 
   record('GET /v1/me req/s, 100,000 users and sessions', largeRate, smallRate, 'req/s', '≥ 0.9x of 1,000', (r) => r >= 0.9);
 
@@ -497,9 +497,18 @@ async function lookupRows(): Promise<void> {
   const configDir = mkdtempSync(join(tmpdir(), 'taskmaster-bench-cli-'));
   mkdirSync(configDir, { recursive: true, mode: 0o700 });
   writeFileSync(join(configDir, 'config.json'), JSON.stringify({ servers: { [small.url]: { token: small.tokens[1], username: 'bench' } }, lastServer: small.url }), { mode: 0o600 });
-  const cliEnv = { TASKMASTER_CONFIG_DIR: configDir, TASKMASTER_SERVER: small.url };
-  const [nodeWhoami, whoami] = wallTimes([{ args: ['-e', '0'] }, { args: [CLI, 'whoami'], env: cliEnv }]);
-  record('`taskmaster whoami` wall time, live daemon', whoami!, nodeWhoami!, 'ms', '≤ 2.0x of node -e 0', (r) => r <= 2.0);
+  // The CLI keeps V8's code cache of undici in the user's cache folder (cli/code-cache.ts): a folder
+  // of the bench's own, filled by one run first; and, for a first run on a machine, one it cannot use.
+  const cacheHome = mkdtempSync(join(tmpdir(), 'taskmaster-bench-cache-'));
+  const cliEnv = { TASKMASTER_CONFIG_DIR: configDir, TASKMASTER_SERVER: small.url, XDG_CACHE_HOME: cacheHome };
+  wallTimes([{ args: [CLI, 'whoami'], env: cliEnv }], 1);
+  const [nodeWhoami, whoami, whoamiFirst] = wallTimes([
+    { args: ['-e', '0'] },
+    { args: [CLI, 'whoami'], env: cliEnv },
+    { args: [CLI, 'whoami'], env: { ...cliEnv, XDG_CACHE_HOME: join(configDir, 'config.json', 'not-a-folder') } },
+  ]);
+  record('`taskmaster whoami` wall time, live daemon', whoami!, nodeWhoami!, 'ms', '≤ 1.5x of node -e 0', (r) => r <= 1.5);
+  record('`taskmaster whoami` wall time, first run on a machine (no code cache)', whoamiFirst!, nodeWhoami!, 'ms', '≤ 2.0x of node -e 0', (r) => r <= 2.0);
   const [nodeVersion, version] = wallTimes([{ args: ['-e', '0'] }, { args: [CLI, '--version'] }]);
   record('`taskmaster --version` wall time', version!, nodeVersion!, 'ms', '≤ 1.3x of node -e 0', (r) => r <= 1.3);
   small.stop();

@@ -295,8 +295,10 @@ async function sink(): Promise<{ url: string; count(): SinkCount; reset(): void 
 const [mode = 'bare', ...rest] = process.argv.slice(2);
 if (mode === 'seed') {
   const [databaseUrl = '', seedText = '0', costText = '4'] = rest;
-  send(await seedDatabase(databaseUrl, Number(seedText), Number(costText)));
-  process.exit(0);
+  const seeded = await seedDatabase(databaseUrl, Number(seedText), Number(costText));
+  // Exit once the message is out: a large one (100,000 users' samples) was cut off by an exit right
+  // after send(), and the daemon target then waited for it forever (exit code 13).
+  process.send?.(seeded, () => process.exit(0));
 }
 let drainSender: SenderControl | undefined;
 let drainSink: Awaited<ReturnType<typeof sink>> | undefined;
