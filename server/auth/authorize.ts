@@ -65,9 +65,9 @@ export function sessionRequired(): HttpError {
   return new HttpError(403, 'session_required', 'An access token cannot do this: it needs a session. Log in (taskmaster login) and try again with that session.');
 }
 
+const SESSION_CREDENTIAL: Credential = Object.freeze({ type: 'session' });
+
 /** What GET /v1/me says of the credential: how a service of the platform learns what a bearer token may do. */
 export function describeCredential(caller: Caller): Credential {
-  if (!caller.accessToken) return { type: 'session' };
-  const { id, name, scopes, expiresAt } = caller.accessToken;
-  return { type: 'access_token', id, name, scopes, expiresAt: new Date(expiresAt).toISOString() };
+  return caller.accessToken ? caller.accessToken.described : SESSION_CREDENTIAL;
 }

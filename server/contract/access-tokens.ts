@@ -8,6 +8,7 @@ const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 const RANDOM_CHARS = 30; // 30 × log2(62) ≈ 178.6 bits
 const CHECKSUM_CHARS = 6; // 62^6 > 2^32
 /** `tmp_` + 36 characters of [0-9A-Za-z]. */
+export const ACCESS_TOKEN_LENGTH = 40;
 export const ACCESS_TOKEN_SHAPE = /^tmp_[0-9A-Za-z]{36}$/;
 
 /** What a token may do; everything else needs a session. */

@@ -20,8 +20,8 @@ import { reauthenticate, type CodeVerifier } from '../login/reauthenticate.js';
 import { enqueueMail } from '../mail/outbox.js';
 import { CredentialCache } from '../sessions/cache.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
-import { isWellFormedAccessToken, newAccessToken, tokenPrefix, type Scope } from '../contract/access-tokens.js';
-import type { AccessTokenInfo, CreatedAccessToken, User } from '../contract/api.js';
+import { ACCESS_TOKEN_LENGTH, isWellFormedAccessToken, newAccessToken, tokenPrefix, type Scope } from '../contract/access-tokens.js';
+import type { AccessTokenInfo, CreatedAccessToken, Credential, User } from '../contract/api.js';
 import { tokenCreatedMail, tokenExpiringMail } from './mails.js';
 import { createTokenBody } from './schemas.js';
 
@@ -41,15 +41,18 @@ export interface AccessTokenCredential {
   scopes: Scope[];
   expiresAt: number;
   tokenHash: string;
+  /** What GET /v1/me says of it, built once per cached entry (the hot path only copies a reference). */
+  described: Credential;
 }
 
 interface CachedToken {
-  id: string;
   userId: string;
-  name: string;
-  scopes: Scope[];
+  /** Built once per entry: every request with the token answers with this same object. */
+  credential: AccessTokenCredential;
   /** Parsed once: the address check runs from memory. */
   ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][] | undefined;
+  /** The last address that passed the check: the same client's next request skips the parse. */
+  lastAllowedAddress: string | undefined;
   expiresAt: number;
   lastUsedAt: number;
 }
@@ -101,16 +104,23 @@ export class AccessTokens {
 
   /** The user and credential behind an access token used from `address`; 401 or 403 otherwise. */
   async authenticate(token: string, address: string): Promise<{ user: User; credential: AccessTokenCredential }> {
-    // The checksum refuses a typo or a made-up token without a query.
-    if (!isWellFormedAccessToken(token)) throw unauthenticated('This access token is not valid: check that it was copied whole.');
-    const tokenHash = sha256Hex(token);
-    const cached = await this.cache.through(tokenHash, () => this.load(tokenHash));
+    // A token seen within the cache's life had its checksum checked then; otherwise the checksum
+    // refuses a typo or a made-up token without a query.
+    const tokenHash = token.length === ACCESS_TOKEN_LENGTH ? sha256Hex(token) : '';
+    let cached = tokenHash ? this.cache.get(tokenHash) : undefined;
+    if (!cached) {
+      if (!isWellFormedAccessToken(token)) throw unauthenticated('This access token is not valid: check that it was copied whole.');
+      cached = await this.cache.through(tokenHash, () => this.load(tokenHash));
+    }
     if (!cached) throw unauthenticated('This access token was revoked or never existed. Create a new one with `taskmaster token create`.');
     const now = this.deps.clock();
     if (cached.expiresAt <= now) throw unauthenticated('This access token has expired. Create a new one with `taskmaster token create`.');
-    const client = parseAddress(address);
-    if (cached.ranges && !(client && cached.ranges.some((range) => client.kind() === range[0].kind() && client.match(range)))) {
-      throw new HttpError(403, 'address_not_allowed', `This access token may not be used from ${address}: it is restricted to other addresses.`);
+    if (cached.ranges && address !== cached.lastAllowedAddress) {
+      const client = parseAddress(address);
+      if (!(client && cached.ranges.some((range) => client.kind() === range[0].kind() && client.match(range)))) {
+        throw new HttpError(403, 'address_not_allowed', `This access token may not be used from ${address}: it is restricted to other addresses.`);
+      }
+      cached.lastAllowedAddress = address;
     }
     const user = await this.sessions.userById(cached.userId);
     if (!user) throw unauthenticated('This account no longer exists.');
@@ -123,7 +133,7 @@ export class AccessTokens {
         .where((stale) => stale.whereNull('last_used_at').orWhere('last_used_at', '<=', now - LAST_USED_GRANULARITY_MS))
         .update({ last_used_at: now, last_used_address: address.slice(0, 64) });
     }
-    return { user, credential: { type: 'access_token', id: cached.id, name: cached.name, scopes: cached.scopes, expiresAt: cached.expiresAt, tokenHash } };
+    return { user, credential: cached.credential };
   }
 
   /**
@@ -265,13 +275,15 @@ export class AccessTokens {
   private async load(tokenHash: string): Promise<CachedToken | undefined> {
     const row: TokenRow | undefined = await this.deps.db.knex('access_tokens').where('token_hash', tokenHash).first();
     if (!row) return undefined;
+    const scopes = row.scopes.split(' ') as Scope[];
+    const expiresAt = Number(row.expires_at);
+    const described: Credential = { type: 'access_token', id: row.id, name: row.name, scopes, expiresAt: new Date(expiresAt).toISOString() };
     return {
-      id: row.id,
       userId: row.user_id,
-      name: row.name,
-      scopes: row.scopes.split(' ') as Scope[],
+      credential: { type: 'access_token', id: row.id, name: row.name, scopes, expiresAt, tokenHash, described },
       ranges: row.allowed_cidrs ? row.allowed_cidrs.split(' ').map((cidr) => ipaddr.parseCIDR(cidr)) : undefined,
-      expiresAt: Number(row.expires_at),
+      lastAllowedAddress: undefined,
+      expiresAt,
       lastUsedAt: Number(row.last_used_at ?? 0),
     };
   }

@@ -1,7 +1,7 @@
 // `npm run bench`: each figure next to its baseline, measured in the same run, as a ratio.
 // Starts what it needs (targets in child processes, see target.ts; one embedded PostgreSQL for the
 // PostgreSQL rows), prints a table, writes JSON.
-// BENCH_ONLY=a,b runs only those groups: lookups, bcrypt, burst (40 registrations at once),
+// BENCH_ONLY=a,b runs only those groups: lookups, bcrypt, codes (logins with a TOTP code), burst (40 registrations at once),
 // postgres (its API rows and the outbox drain), outbox (the drain alone). BENCH_SECONDS sets each load run; BENCH_OUTBOX_MAILS the drain.
 // Experiments: BENCH_SMTP_POOL=N drains with N pooled SMTP connections per sender (see target.ts);
 // BENCH_CPU_PROF=DIR writes the targets' CPU profiles there.
@@ -24,7 +24,7 @@ const CLI = fileURLToPath(new URL('../../bin/taskmaster', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const OUTBOX_MAILS = Number(process.env.BENCH_OUTBOX_MAILS ?? 3000);
 
-const GROUPS = ['lookups', 'bcrypt', 'burst', 'postgres', 'outbox'];
+const GROUPS = ['lookups', 'bcrypt', 'codes', 'burst', 'postgres', 'outbox'];
 const only = new Set((process.env.BENCH_ONLY ?? '').split(',').map((name) => name.trim()).filter(Boolean));
 for (const name of only) if (!GROUPS.includes(name)) throw new Error(`BENCH_ONLY: unknown group "${name}" (groups: ${GROUPS.join(', ')})`);
 /** Whether BENCH_ONLY lets this group run (unset: every group). */
@@ -556,12 +556,17 @@ async function bcryptRows(): Promise<void> {
   });
   console.error(`  ${met ? 'ok  ' : 'MISS'} p99 /healthz under login load: ${p99Busy.toFixed(1)} ms vs ${healthIdle.toFixed(1)} ms idle; event loop p99 ${loop.eventLoopP99Ms.toFixed(1)} ms, max ${loop.eventLoopMaxMs.toFixed(1)} ms`);
   daemon.stop();
+}
 
+async function codeLoginRows(): Promise<void> {
+  const concurrency = 8;
   // Logins with a TOTP code against logins without, on one daemon, alternating: bcrypt should
-  // still be the whole cost. Each account logs in at most once a minute (1,000 of them), so every
-  // code is of a step its account has not used (a code is good once).
+  // still be the whole cost. Both sides go round 500 accounts of their own, in turn, so their rows
+  // are as cold; each account logs in at most once a minute, so every code is of a step its account
+  // has not used (a code is good once).
   const withCodes = await startTarget('daemon', '1100', '12');
   let next = 0;
+  let nextPlain = 0;
   const codeLoad = (withCode: boolean) =>
     load({
       url: withCodes.url,
@@ -572,7 +577,7 @@ async function bcryptRows(): Promise<void> {
           path: '/v1/sessions',
           headers: { 'content-type': 'application/json' },
           setupRequest: (request) => {
-            if (!withCode) return { ...request, body: JSON.stringify({ email: pick(withCodes.emails), password: withCodes.password }) };
+            if (!withCode) return { ...request, body: JSON.stringify({ email: withCodes.emails[nextPlain++ % withCodes.emails.length], password: withCodes.password }) };
             const account = withCodes.twoFactor[next++ % withCodes.twoFactor.length]!;
             const code = new TOTP({ algorithm: 'SHA1', digits: 6, period: 30, secret: Secret.fromBase32(account.secret) }).generate();
             return { ...request, body: JSON.stringify({ email: account.email, password: withCodes.password, code }) };
@@ -736,6 +741,7 @@ async function outboxRows(): Promise<void> {
 try {
   if (runs('lookups')) await lookupRows();
   if (runs('bcrypt')) await bcryptRows();
+  if (runs('codes')) await codeLoginRows();
   if (runs('burst')) await burstRows();
   if (runs('postgres')) await postgresRows();
   if (runs('outbox')) await outboxRows();
