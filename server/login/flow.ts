@@ -93,9 +93,10 @@ export class Login {
 
   private async failed(attempt: CountedAttempt, row: UserRow | undefined, event: AccountEventType, request: RequestInfo): Promise<void> {
     const { db, clock } = this.deps;
-    await this.deps.throttle.loginFailed(attempt);
+    // The event is written beside the count, not after it: an unknown email (no event) must not
+    // answer sooner than a wrong password by one write's wait.
     // (An account deleted meanwhile has nowhere to keep the event: then there is none.)
-    if (row) await recordEvent(db.knex, row.id, event, request, clock()).catch((error: unknown) => ignoreDeletedUser(db, error));
+    await Promise.all([this.deps.throttle.loginFailed(attempt), row ? recordEvent(db.knex, row.id, event, request, clock()).catch((error: unknown) => ignoreDeletedUser(db, error)) : undefined]);
   }
 
   /** Every factor passed: the counts start again, and a session starts (with the challenge used up, in the same transaction). */
