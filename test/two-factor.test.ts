@@ -774,6 +774,21 @@ forEachDatabase((test, db) => {
     await assertSession(t, td, await login(td.url, account, NEW_PASSWORD, { code: account.recoveryCodes[0]! }), account, 'the recovery codes survive the reset');
   });
 
+  test('a new password ends the challenges the old one answered: after a reset or a change, a challenge from before → 401 invalid_challenge even with a right code', async (t) => {
+    const reset = await withTwoFactor(td, 'challengereset');
+    const beforeReset = await challengeFor(td.url, reset);
+    const resetToken = await requestReset(td, reset.email);
+    t.is((await api(td.url, 'POST', '/v1/password/reset', { token: resetToken, password: NEW_PASSWORD })).status, 200);
+    assertProblem(t, await loginWithChallenge(td.url, beforeReset, await reset.phone.next()), 401, 'invalid_challenge', 'a challenge from before the reset');
+
+    const changed = await withTwoFactor(td, 'challengechange');
+    const beforeChange = await challengeFor(td.url, changed);
+    const change = await api(td.url, 'POST', '/v1/me/password', { currentPassword: changed.password, newPassword: NEW_PASSWORD, code: await changed.phone.next() }, { token: changed.token });
+    t.is(change.status, 200, shown(change));
+    assertProblem(t, await loginWithChallenge(td.url, beforeChange, await changed.phone.next()), 401, 'invalid_challenge', 'a challenge from before the change');
+    await assertSession(t, td, await login(td.url, changed, NEW_PASSWORD, { code: await changed.phone.next() }), changed, 'the new password with a code');
+  });
+
   // ---- 5. timing ------------------------------------------------------------------------------------
 
   // Serial: measured alone, not beside the bursts of the other tests.

@@ -16,6 +16,7 @@ import { findUser, setPasswordHash, toUser, type UserRow } from '../accounts/use
 import type { Authenticated, SessionStore } from '../sessions/store.js';
 import type { AccessTokens } from '../tokens/store.js';
 import type { PasswordChangeResponse, User } from '../contract/api.js';
+import type { TwoFactor } from '../two-factor/store.js';
 import { reauthenticate, type CodeVerifier } from '../login/reauthenticate.js';
 import { passwordProblem } from './strength.js';
 import { TOKEN_MAX, normalizeEmail } from '../contract/rules.js';
@@ -35,7 +36,8 @@ export class Passwords {
     private readonly deps: ServiceDeps & { supportEmail?: string | undefined },
     private readonly sessions: SessionStore,
     private readonly tokens: AccessTokens,
-    private readonly codes: CodeVerifier,
+    /** The code check for step-up, and the login challenges a new password ends. */
+    private readonly codes: CodeVerifier & Pick<TwoFactor, 'endChallenges'>,
   ) {}
 
   /**
@@ -109,6 +111,7 @@ export class Passwords {
       await cancelEmailTokens(trx, user.id, 'password_reset', { except: tokenId });
       await this.sessions.endAllSessions(trx, user.id);
       await this.tokens.endUserTokens(trx, user.id);
+      await this.codes.endChallenges(trx, user.id);
       await this.finish(trx, user, 'reset', request, now);
       return true;
     });
@@ -143,6 +146,7 @@ export class Passwords {
       if ((await setPasswordHash(trx, row.id, passwordHash, now, { over: row.password_hash })) === 0) return undefined;
       await cancelEmailTokens(trx, row.id, 'password_reset');
       const ended = await this.sessions.endOtherSessions(trx, row.id, auth.tokenHash);
+      await this.codes.endChallenges(trx, row.id);
       await this.finish(trx, row, 'change', request, now);
       return ended;
     });

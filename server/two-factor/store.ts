@@ -250,6 +250,11 @@ export class TwoFactor implements CodeVerifier {
     if (used === 0) throw invalidChallenge();
   }
 
+  /** Ends the account's open challenges, in the caller's transaction: a new password voids what the old one answered. */
+  async endChallenges(trx: Knex.Transaction, userId: string): Promise<void> {
+    await trx('login_challenges').where('user_id', userId).delete();
+  }
+
   /** Deletes challenges past their 5 minutes; run with the hourly sweep. */
   deleteExpiredChallenges(): Promise<number> {
     return this.deps.db.knex('login_challenges').where('expires_at', '<=', this.deps.clock()).delete();
