@@ -29,6 +29,8 @@ import { twoFactorRoutes } from './two-factor/routes.js';
 import * as twoFactorApi from './two-factor/openapi.js';
 import { tokenRoutes } from './tokens/routes.js';
 import * as tokensApi from './tokens/openapi.js';
+import { webRoutes } from './web/routes.js';
+import * as webApi from './web/openapi.js';
 
 /** The capabilities' logic, built once by server/main.ts, as the routes reach it. */
 export interface Services {
@@ -63,5 +65,6 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: 'two-factor', mount: twoFactorRoutes, ...twoFactorApi },
   { name: 'passwords', mount: passwordRoutes, ...passwordsApi },
   { name: 'activity', mount: activityRoutes, ...activityApi },
+  { name: 'web', mount: webRoutes, ...webApi },
   { name: 'reference', mount: referenceRoutes, ...referenceApi },
 ];

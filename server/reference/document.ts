@@ -27,7 +27,8 @@ const html = { 'text/html': { schema: { type: 'string', description: 'A small se
 /** The problems any request of the operation's kind may get. */
 function commonProblems(spec: OperationSpec): ErrorCode[] {
   return [
-    ...(spec.body ? (['invalid_input', 'malformed_json', 'payload_too_large', 'unsupported_media_type'] as const) : []),
+    ...(spec.body?.json ? (['invalid_input', 'malformed_json'] as const) : []),
+    ...(spec.body ? (['payload_too_large', 'unsupported_media_type'] as const) : []),
     ...(spec.auth ? (['unauthenticated', 'address_not_allowed'] as const) : []),
     ...(spec.auth === 'session' ? (['session_required'] as const) : []),
     ...(spec.auth && spec.auth !== 'session' && spec.auth !== 'any' ? (['insufficient_scope'] as const) : []),
@@ -90,7 +91,13 @@ function operation(spec: OperationSpec, components: Json): Json {
   const responses: Json = {};
   const { success } = spec;
   const successContent = { ...(success.json ? json(ref(success.json)) : {}), ...(success.html ? html : {}) };
-  responses[String(success.status)] = { description: success.description, ...(Object.keys(successContent).length > 0 ? { content: successContent } : {}) };
+  const location = { Location: { description: 'Where the browser goes next: a path of this site.', required: true, schema: { type: 'string' } } };
+  responses[String(success.status)] = {
+    description: success.description,
+    ...(success.status === 303 ? { headers: location } : {}),
+    ...(Object.keys(successContent).length > 0 ? { content: successContent } : {}),
+  };
+  if (spec.redirect) responses['303'] = { description: spec.redirect, headers: location };
 
   const byStatus = new Map<number, ErrorCode[]>();
   const listed = new Map<ErrorCode, number>(spec.problems.map((problem) => (Array.isArray(problem) ? problem : [problem, PROBLEM_TYPES[problem].status])));
@@ -108,7 +115,7 @@ function operation(spec: OperationSpec, components: Json): Json {
   const body = spec.body && {
     required: true,
     content: {
-      ...json(ref(spec.body.json)),
+      ...(spec.body.json ? json(ref(spec.body.json)) : {}),
       ...(spec.body.form ? { 'application/x-www-form-urlencoded': { schema: ref(spec.body.form) } } : {}),
     },
   };
@@ -145,9 +152,9 @@ const DESCRIPTION = `The HTTP API of \`taskmasterd\`, the TaskMaster accounts da
 - Authenticated calls send \`Authorization: Bearer <token>\` with a session token (\`${SESSION_TOKEN_PREFIX}…\`) from \`POST /v1/sessions\`, or an access token (\`${ACCESS_TOKEN_PREFIX}…\`) from \`POST /v1/tokens\` within its scopes. A token is accepted only in that header, never in a URL.
 - Every GET also answers HEAD, with the same status and headers and no body.
 - Any other path answers 404 \`not_found\`; another method on a listed path answers 405 \`method_not_allowed\` with \`Allow\` listing the path's methods (see \`x-other-requests\`).
-- Request bodies are at most 1 MiB, \`application/json\` (a JSON object; the two pages' forms post \`application/x-www-form-urlencoded\`); a field of the wrong type says which type it must be.
+- Request bodies are at most 1 MiB, \`application/json\` (a JSON object; the pages' forms post \`application/x-www-form-urlencoded\`); a field of the wrong type says which type it must be.
 - Answers are never cached (\`Cache-Control: no-store\`, this document aside) and carry \`X-Content-Type-Options: nosniff\`.
-- The pages (the emailed links and \`/problems/{code}\`) are small self-contained HTML: a strict Content-Security-Policy, no framing, no referrer.`;
+- The pages (the emailed links, \`/problems/{code}\`, and the web pages under the tag Web pages) are small self-contained HTML: a strict Content-Security-Policy, no framing; no referrer, but \`same-origin\` on the web pages, whose forms must carry their Origin and a CSRF token.`;
 
 export function buildOpenApiDocument(): Json {
   const responses: Json = {};
