@@ -27,7 +27,7 @@ const html = { 'text/html': { schema: { type: 'string', description: 'A small se
 /** The problems any request of the operation's kind may get. */
 function commonProblems(spec: OperationSpec): ErrorCode[] {
   return [
-    ...(spec.body ? (['invalid_input', 'malformed_json', 'payload_too_large', 'unsupported_media_type'] as const) : []),
+    ...(spec.body && !spec.oauthErrors ? (['invalid_input', 'malformed_json', 'payload_too_large', 'unsupported_media_type'] as const) : []),
     ...(spec.auth ? (['unauthenticated', 'address_not_allowed'] as const) : []),
     ...(spec.auth === 'session' ? (['session_required'] as const) : []),
     ...(spec.auth && spec.auth !== 'session' && spec.auth !== 'any' ? (['insufficient_scope'] as const) : []),
@@ -105,6 +105,14 @@ function operation(spec: OperationSpec, components: Json): Json {
     responses[String(status)] = codes ? problemResponse(status, codes, page, components) : { description: `A page: ${page}`, content: html };
   }
 
+  for (const oauth of spec.oauthErrors ?? []) {
+    responses[String(oauth.status)] = {
+      description: oauth.description,
+      ...(oauth.retryAfter ? { headers: { 'Retry-After': HEADERS.RetryAfter } } : {}),
+      content: json({ allOf: [ref('DeviceError'), { type: 'object', properties: { error: { enum: oauth.codes } } }] }),
+    };
+  }
+
   const body = spec.body && {
     required: true,
     content: {
@@ -121,6 +129,7 @@ function operation(spec: OperationSpec, components: Json): Json {
     ...(spec.parameters ? { parameters: spec.parameters } : {}),
     ...(body ? { requestBody: body } : {}),
     responses,
+    ...(spec.oauthErrors ? { 'x-oauth-errors': true } : {}),
   };
 }
 
