@@ -32,6 +32,8 @@ import { twoFactorRoutes } from './two-factor/routes.js';
 import * as twoFactorApi from './two-factor/openapi.js';
 import { tokenRoutes } from './tokens/routes.js';
 import * as tokensApi from './tokens/openapi.js';
+import { webRoutes } from './web/routes.js';
+import * as webApi from './web/openapi.js';
 
 /** The capabilities' logic, built once by server/main.ts, as the routes reach it. */
 export interface Services {
@@ -69,5 +71,6 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: 'device', mount: deviceRoutes, ...deviceApi },
   { name: 'passwords', mount: passwordRoutes, ...passwordsApi },
   { name: 'activity', mount: activityRoutes, ...activityApi },
+  { name: 'web', mount: webRoutes, ...webApi },
   { name: 'reference', mount: referenceRoutes, ...referenceApi },
 ];

@@ -137,6 +137,7 @@ export const ERROR_CODES = [
   'invalid_challenge',
   'two_factor_enabled',
   'no_enrolment',
+  'csrf_refused',
   'service_unavailable',
   'internal_error',
 ] as const;

@@ -62,14 +62,16 @@ export interface OperationSpec {
    */
   auth?: 'session' | Scope | 'any';
   parameters?: Parameter[];
-  /** Component names of the body: JSON, and the page's form where a browser posts one. */
-  body?: { json: string; form?: string };
+  /** Component names of the body: JSON, and the page's form where a browser posts one (a web page's form alone). */
+  body?: { json?: string; form?: string };
   success: { status: number; description: string; json?: string; html?: true };
   /**
    * The problems this operation answers beside those every request of its kind may get (see
    * `commonProblems`), each at its catalogue status, or at the status given beside it.
    */
   problems: (ErrorCode | [ErrorCode, number])[];
+  /** A web page's 303 (beside a success of another status): where it sends the browser, and when. */
+  redirect?: string;
   /** HTML pages answering a failure of a browser's request (page GETs and form posts), by status. */
   pages?: Record<number, string>;
   /** False when the operation never reads the database (so never answers 503). */

@@ -36,6 +36,7 @@ export const PROBLEM_TYPES: Readonly<Record<ErrorCode, ProblemType>> = {
   invalid_challenge: { title: 'Invalid challenge', status: 401, description: 'The login challenge is unknown, used, older than 5 minutes, or ended after 5 wrong codes. Log in again from the password.' },
   two_factor_enabled: { title: 'Two-factor already on', status: 409, description: 'Two-factor authentication is on for this account already. Turn it off first (with a code) to enrol a new authenticator.' },
   no_enrolment: { title: 'No enrolment pending', status: 409, description: 'There is no two-factor enrolment waiting for a code: start one with `POST /v1/me/2fa/totp`.' },
+  csrf_refused: { title: 'Form refused', status: 403, description: 'A web page\'s form was refused before it did anything: it came from another origin (or from a page that sent `Origin: null`), or it carried no CSRF token made for it in this browser (an old form, or a forged one). Open the page again and send the form from there.' },
   address_not_allowed: { title: 'Address not allowed', status: 403, description: 'The access token is restricted to address ranges (`allowedCidrs`) that do not include the address this request came from.' },
   service_unavailable: { title: 'Service unavailable', status: 503, description: 'The service cannot reach its database right now. Try again shortly; `Retry-After` says when.' },
   internal_error: { title: 'Internal error', status: 500, description: 'Something went wrong on the server. Nothing about it is shown here; the server log has a line for it. Try again.' },

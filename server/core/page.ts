@@ -21,7 +21,25 @@ input[type=password]{box-sizing:border-box;width:100%;margin:0 0 1rem;padding:.6
 input[type=password]:focus{outline:3px solid #80b3ff;outline-offset:0;border-color:#1f6feb}
 .rules{margin:0 0 1.5rem;padding-left:1.25rem;color:#59636e;font-size:.9rem}
 .alert{margin:0 0 1rem;padding:.6rem .8rem;color:#82071e;background:#ffebe9;border:1px solid #ff8182;border-radius:6px}
-@media (max-width:36rem){main{margin:0;border:0;border-radius:0}}`;
+input[type=text],input[type=email],input[type=password]{box-sizing:border-box;width:100%;margin:0 0 1rem;padding:.6rem .75rem;font:inherit;color:inherit;background:#fff;border:1px solid #d0d7de;border-radius:6px}
+input[type=text]:focus,input[type=email]:focus{outline:3px solid #80b3ff;outline-offset:0;border-color:#1f6feb}
+input[aria-invalid=true]{border-color:#cf222e;margin-bottom:.25rem}
+.field-error{margin:0 0 1rem;color:#cf222e;font-size:.9rem}
+a{color:#0969da}a:focus-visible{outline:3px solid #80b3ff;outline-offset:2px}
+.notice{margin:0 0 1rem;padding:.6rem .8rem;color:#0f5323;background:#dafbe1;border:1px solid #4ac26b;border-radius:6px}
+main.wide{max-width:44rem}
+.top{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem 1rem;margin:0 0 1.5rem}.top .brand{margin:0}
+.who{display:flex;flex-wrap:wrap;align-items:center;gap:.5rem .75rem;overflow-wrap:anywhere}
+form.inline{display:inline;margin:0}
+button.secondary{color:#1f2328;background:#f6f8fa;border:1px solid #d0d7de;padding:.35rem .9rem}button.secondary:hover{background:#eaeef2}
+button.danger{color:#cf222e;background:#fff;border:1px solid #d0d7de;padding:.35rem .9rem}button.danger:hover{color:#fff;background:#cf222e}
+h2{margin:2rem 0 .75rem;padding-top:1.25rem;border-top:1px solid #d0d7de;font-size:1.15rem}
+dl{margin:0 0 1rem;display:grid;grid-template-columns:max-content 1fr;gap:.25rem 1rem}dt{color:#59636e}dd{margin:0;overflow-wrap:anywhere}
+ul.items{margin:0 0 1rem;padding:0;list-style:none}ul.items li{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem 1rem;padding:.75rem 0;border-bottom:1px solid #eaeef2}
+ul.items li div{min-width:0;overflow-wrap:anywhere}.tag{display:inline-block;margin-left:.35rem;padding:0 .45rem;font-size:.8rem;font-weight:600;color:#0f5323;background:#dafbe1;border-radius:999px}
+details{margin:0 0 1rem}summary{cursor:pointer;color:#0969da;font-weight:600;margin:0 0 .75rem}
+.links{margin:1.5rem 0 0;color:#59636e;font-size:.9rem}.links a{margin-right:1rem}
+@media (max-width:36rem){main{margin:0;border:0;border-radius:0}dl{grid-template-columns:1fr}dt{margin-top:.35rem}}`;
 
 /**
  * A strict policy: nothing loads, only this one stylesheet applies (by its hash), no script runs,
@@ -37,22 +55,31 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /** Answers a page: its status, the page headers, HTML. (Cache-Control: no-store comes from the app's frame.) */
-export function sendPage(ctx: { status: number; type: string; body: unknown; set(headers: Record<string, string>): void }, status: number, page: Html): void {
+export function sendPage(ctx: { status: number; type: string; body: unknown; set(headers: Record<string, string>): void }, status: number, page: Html, headers: Readonly<Record<string, string>> = PAGE_HEADERS): void {
   ctx.status = status;
-  ctx.set({ ...PAGE_HEADERS });
+  ctx.set({ ...headers });
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = page.markup;
 }
 
+/** How a page is laid out beyond its title and content (the web pages, server/web/, use these). */
+export interface PageOptions {
+  /** Markup beside the brand at the top (the signed-in header: who, and the sign-out button). */
+  header?: Html;
+  /** A wider column, for the account dashboard's lists. */
+  wide?: boolean;
+}
+
 // The stylesheet goes in as written (not escaped): the CSP allows it by its exact hash.
-export function renderPage(title: string, tone: 'ok' | 'bad' | 'plain', content: Html): Html {
+export function renderPage(title: string, tone: 'ok' | 'bad' | 'plain', content: Html, options: PageOptions = {}): Html {
+  const brand = html`<p class="brand"><span></span>TaskMaster</p>`;
   return html`<!doctype html>
 <html lang="en">
 <head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${title} · TaskMaster</title>
 <style>${new Html(STYLE)}</style></head>
 <body>
-<main>
-<p class="brand"><span></span>TaskMaster</p>
+<main${options.wide ? html` class="wide"` : ''}>
+${options.header ? html`<div class="top">${brand}${options.header}</div>` : brand}
 <h1${tone === 'plain' ? '' : html` class="${tone}"`}>${title}</h1>
 ${content}
 </main>

@@ -27,7 +27,8 @@ const html = { 'text/html': { schema: { type: 'string', description: 'A small se
 /** The problems any request of the operation's kind may get. */
 function commonProblems(spec: OperationSpec): ErrorCode[] {
   return [
-    ...(spec.body && !spec.oauthErrors ? (['invalid_input', 'malformed_json', 'payload_too_large', 'unsupported_media_type'] as const) : []),
+    ...(spec.body?.json && !spec.oauthErrors ? (['invalid_input', 'malformed_json'] as const) : []),
+    ...(spec.body && !spec.oauthErrors ? (['payload_too_large', 'unsupported_media_type'] as const) : []),
     ...(spec.auth ? (['unauthenticated', 'address_not_allowed'] as const) : []),
     ...(spec.auth === 'session' ? (['session_required'] as const) : []),
     ...(spec.auth && spec.auth !== 'session' && spec.auth !== 'any' ? (['insufficient_scope'] as const) : []),
@@ -90,7 +91,13 @@ function operation(spec: OperationSpec, components: Json): Json {
   const responses: Json = {};
   const { success } = spec;
   const successContent = { ...(success.json ? json(ref(success.json)) : {}), ...(success.html ? html : {}) };
-  responses[String(success.status)] = { description: success.description, ...(Object.keys(successContent).length > 0 ? { content: successContent } : {}) };
+  const location = { Location: { description: 'Where the browser goes next: a path of this site.', required: true, schema: { type: 'string' } } };
+  responses[String(success.status)] = {
+    description: success.description,
+    ...(success.status === 303 ? { headers: location } : {}),
+    ...(Object.keys(successContent).length > 0 ? { content: successContent } : {}),
+  };
+  if (spec.redirect) responses['303'] = { description: spec.redirect, headers: location };
 
   const byStatus = new Map<number, ErrorCode[]>();
   const listed = new Map<ErrorCode, number>(spec.problems.map((problem) => (Array.isArray(problem) ? problem : [problem, PROBLEM_TYPES[problem].status])));
@@ -116,7 +123,7 @@ function operation(spec: OperationSpec, components: Json): Json {
   const body = spec.body && {
     required: true,
     content: {
-      ...json(ref(spec.body.json)),
+      ...(spec.body.json ? json(ref(spec.body.json)) : {}),
       ...(spec.body.form ? { 'application/x-www-form-urlencoded': { schema: ref(spec.body.form) } } : {}),
     },
   };
