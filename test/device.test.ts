@@ -6,7 +6,7 @@ import test from 'ava';
 import { DEVICE_CLIENT_ID, DEVICE_GRANT_TYPE } from '../server/contract/device.js';
 import { activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { forEachDatabase } from './helpers/databases.js';
-import { decide, oauthError, pollDevice, startDevice, useClock } from './helpers/device.js';
+import { decide, oauthError, pollDevice, sessionCookie, startDevice } from './helpers/device.js';
 import { api } from './helpers/http.js';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -19,8 +19,8 @@ forEachDatabase((test, db) => {
   let offset = 0;
   const clock = () => Date.now() + offset;
   test.before(async () => {
-    td = await startTestDaemon({ clock, env: { ...(await db.env()), PUBLIC_URL: 'https://accounts.example.org/auth' }, limits: { deviceCodesPerAddressPerHour: 1000 } });
-    useClock(td, clock);
+    // TRUST_PROXY: the tests play browsers at several addresses through X-Forwarded-For.
+    td = await startTestDaemon({ clock, env: { ...(await db.env()), PUBLIC_URL: 'https://accounts.example.org/auth', TRUST_PROXY: '1' }, limits: { deviceCodesPerAddressPerHour: 1000 } });
   });
   test.after.always(async () => td?.close());
 
@@ -196,6 +196,58 @@ forEachDatabase((test, db) => {
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
     });
     t.is(oauthError(form), 'authorization_pending', 'a form is read as JSON is');
+  });
+
+  test('the page: signed out it sends to sign-in and back with the code; the request shows client, address, program and time, escaped, and says it grants full access', async (t) => {
+    const signedOut = await api(td.url, 'GET', '/device?user_code=bcdf-ghjk');
+    t.is(signedOut.status, 303);
+    t.is(signedOut.headers.location, `/login?next=${encodeURIComponent('/device?user_code=BCDF-GHJK')}`);
+    const account = await activeAccount(td, identity('devpage'));
+    const cookie = sessionCookie(td, account.token);
+    const entry = await api(td.url, 'GET', '/device?user_code=bcdfghjk', undefined, { headers: { cookie } });
+    t.is(entry.status, 200);
+    t.regex(entry.text, /name="user_code" value="BCDF-GHJK"/, 'prefilled from the link, as the terminal shows it');
+    t.regex(String(entry.headers['content-security-policy']), /default-src 'none'/);
+
+    const grant = (await startDevice(td.url, { client_id: DEVICE_CLIENT_ID }, { headers: { 'user-agent': 'taskmaster/9 <script>alert(1)</script>', 'x-forwarded-for': '192.0.2.44' } })).json;
+    const csrf = /action="\/device">\s*<input type="hidden" name="csrf" value="([^"]+)"/.exec(entry.text)![1]!;
+    const shown = await api(td.url, 'POST', '/device', undefined, {
+      raw: new URLSearchParams({ csrf, user_code: grant.user_code }).toString(),
+      headers: { cookie, origin: 'https://accounts.example.org', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    t.is(shown.status, 200);
+    t.regex(shown.text, /full access to your account/);
+    t.regex(shown.text, /192\.0\.2\.44/);
+    t.regex(shown.text, /taskmaster login --web/);
+    t.regex(shown.text, /taskmaster\/9 &lt;script&gt;alert\(1\)&lt;\/script&gt;/);
+    t.false(shown.text.includes('<script>'));
+    t.regex(shown.text, new RegExp(grant.user_code));
+    t.is(oauthError(await pollDevice(td.url, grant.device_code)), 'authorization_pending', 'showing it decided nothing');
+  });
+
+  test('the page refuses a decision without its CSRF token or from another origin, and decides nothing', async (t) => {
+    const account = await activeAccount(td, identity('devcsrf'));
+    const cookie = sessionCookie(td, account.token);
+    const grant = (await startDevice(td.url)).json;
+    const entry = await api(td.url, 'GET', '/device', undefined, { headers: { cookie } });
+    const csrf = /action="\/device">\s*<input type="hidden" name="csrf" value="([^"]+)"/.exec(entry.text)![1]!;
+    const post = (fields: Record<string, string>, origin: string | undefined) =>
+      api(td.url, 'POST', '/device', undefined, { raw: new URLSearchParams(fields).toString(), headers: { cookie, ...(origin ? { origin } : {}), 'content-type': 'application/x-www-form-urlencoded' } });
+    t.is((await post({ user_code: grant.user_code, action: 'approve' }, 'https://accounts.example.org')).status, 403, 'no token');
+    t.is((await post({ csrf: 'x'.repeat(43), user_code: grant.user_code, action: 'approve' }, 'https://accounts.example.org')).status, 403, 'a made-up token');
+    t.is((await post({ csrf, user_code: grant.user_code, action: 'approve' }, 'https://evil.example')).status, 403, 'another origin');
+    t.is((await post({ csrf, user_code: grant.user_code, action: 'approve' }, 'null')).status, 403, 'Origin: null');
+    t.is((await post({ csrf, user_code: grant.user_code, action: 'approve' }, undefined)).status, 403, 'no Origin at all');
+    const otherSession = (await api(td.url, 'POST', '/v1/sessions', { email: account.email, password: account.password })).json.token as string;
+    const replayed = await api(td.url, 'POST', '/device', undefined, {
+      raw: new URLSearchParams({ csrf, user_code: grant.user_code, action: 'approve' }).toString(),
+      headers: { cookie: sessionCookie(td, otherSession), origin: 'https://accounts.example.org', 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    t.is(replayed.status, 403, 'another session\'s token');
+    t.is(oauthError(await pollDevice(td.url, grant.device_code)), 'authorization_pending');
+    const signedOut = await api(td.url, 'POST', '/device', undefined, { raw: new URLSearchParams({ csrf, user_code: grant.user_code, action: 'approve' }).toString(), headers: { origin: 'https://accounts.example.org', 'content-type': 'application/x-www-form-urlencoded' } });
+    t.is(signedOut.status, 303, 'signed out: to sign-in, nothing decided');
+    t.is(oauthError(await pollDevice(td.url, grant.device_code)), 'slow_down', 'still pending (polled again at once)');
   });
 
   test('an attacker guessing user codes in parallel from one browser session gets 20 checked, then nothing, not even a right code', async (t) => {

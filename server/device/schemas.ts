@@ -65,3 +65,14 @@ export const deviceErrorSchema = named(
   'DeviceError',
   'An OAuth error (these endpoints answer OAuth errors, not problem+json).',
 );
+
+named(
+  requestDocs,
+  z.object({
+    csrf: described(requestDocs, z.string(), 'The form\'s CSRF token, from the hidden field of the page that showed the form.'),
+    user_code: described(requestDocs, z.string(), 'The code the terminal shows; case, spaces and the dash do not count.'),
+    action: described(requestDocs, z.enum(['approve', 'deny']).optional(), 'Left out: show the request; `approve` or `deny`: decide it.'),
+  }),
+  'DeviceDecisionForm',
+  'The /device page\'s form.',
+);

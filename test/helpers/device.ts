@@ -15,35 +15,24 @@ export type Decision = 'approve' | 'deny' | 'lookup';
 /** What deciding a code answered: done, a code that leads nowhere, or too many tries. */
 export type Outcome = 'ok' | 'unknown' | 'rate_limited';
 
+/** The cookie a signed-in browser sends for the session `token` (its name as PUBLIC_URL makes it). */
+export const sessionCookie = (td: TestDaemon, token: string) => `${td.config.publicUrl?.startsWith('https:') ? '__Host-' : ''}taskmaster_session=${token}`;
+
 /**
- * Decides a user code as the person signed in with `token` would, from `address`.
- * Interim: through the daemon's own logic on its database, until the /device page lands.
+ * Decides a user code on the real /device page, as the person signed in with the session `token`
+ * would: the page's form with its CSRF token, from PUBLIC_URL's origin. `address` is the client
+ * address the daemon sees (X-Forwarded-For: start the daemon with TRUST_PROXY=1 to use it).
  */
-export async function decide(td: TestDaemon, token: string, userCode: string, decision: Decision, address = '127.0.0.1'): Promise<Outcome> {
-  const [{ DeviceAuthorizations, UnknownUserCode }, { Throttle }, { HttpError }] = await Promise.all([
-    import('../../server/device/authorizations.js'),
-    import('../../server/core/throttle.js'),
-    import('../../server/core/errors.js'),
-  ]);
-  const me = await api(td.url, 'GET', '/v1/me', undefined, { token });
-  const sessions = await api(td.url, 'GET', '/v1/sessions', undefined, { token });
-  const sessionId = (sessions.json.sessions as { id: string; current: boolean }[]).find((session) => session.current)!.id;
-  let throttle = throttles.get(td);
-  if (!throttle) throttles.set(td, (throttle = new Throttle(td.daemon.db)));
-  const device = new DeviceAuthorizations({ db: td.daemon.db, clock: clockOf(td), throttle } as never, undefined as never);
-  try {
-    await device[decision](userCode, { user: me.json.user, tokenHash: '', sessionId }, { address, userAgent: 'test' });
-    return 'ok';
-  } catch (error) {
-    if (error instanceof UnknownUserCode) return 'unknown';
-    if (error instanceof HttpError && error.status === 429) return 'rate_limited';
-    throw error;
-  }
+export async function decide(td: TestDaemon, token: string, userCode: string, decision: Decision, address?: string): Promise<Outcome> {
+  const origin = new URL(td.config.publicUrl ?? td.url).origin;
+  const headers = { cookie: sessionCookie(td, token), ...(address ? { 'x-forwarded-for': address } : {}) };
+  const page = await api(td.url, 'GET', '/device', undefined, { headers });
+  const csrf = /action="\/device">\s*<input type="hidden" name="csrf" value="([^"]+)"/.exec(page.text)?.[1];
+  if (page.status !== 200 || !csrf) throw new Error(`GET /device: ${page.status} ${page.text.slice(0, 300)}`);
+  const form = new URLSearchParams({ csrf, user_code: userCode, ...(decision === 'lookup' ? {} : { action: decision }) });
+  const reply = await api(td.url, 'POST', '/device', undefined, { raw: form.toString(), headers: { ...headers, origin, 'content-type': 'application/x-www-form-urlencoded' } });
+  if (reply.status === 200) return 'ok';
+  if (reply.status === 400 && /This code does not work/.test(reply.text)) return 'unknown';
+  if (reply.status === 429) return 'rate_limited';
+  throw new Error(`POST /device: ${reply.status} ${reply.text.slice(0, 300)}`);
 }
-const throttles = new WeakMap<TestDaemon, import('../../server/core/throttle.js').Throttle>();
-const clocks = new WeakMap<TestDaemon, () => number>();
-/** The clock the daemon was started with, for the interim decide(). */
-export function useClock(td: TestDaemon, clock: () => number): void {
-  clocks.set(td, clock);
-}
-const clockOf = (td: TestDaemon) => clocks.get(td) ?? Date.now;
