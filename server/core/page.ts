@@ -38,6 +38,10 @@ dl{margin:0 0 1rem;display:grid;grid-template-columns:max-content 1fr;gap:.25rem
 ul.items{margin:0 0 1rem;padding:0;list-style:none}ul.items li{display:flex;flex-wrap:wrap;align-items:center;justify-content:space-between;gap:.5rem 1rem;padding:.75rem 0;border-bottom:1px solid #eaeef2}
 ul.items li div{min-width:0;overflow-wrap:anywhere}.tag{display:inline-block;margin-left:.35rem;padding:0 .45rem;font-size:.8rem;font-weight:600;color:#0f5323;background:#dafbe1;border-radius:999px}
 details{margin:0 0 1rem}summary{cursor:pointer;color:#0969da;font-weight:600;margin:0 0 .75rem}
+.field-hint{margin:-.6rem 0 1rem;color:#59636e;font-size:.85rem}
+.actions{display:flex;flex-wrap:wrap;gap:.75rem;margin:1.5rem 0}
+a.button{display:inline-block;font-weight:600;color:#fff;background:#1f6feb;border-radius:6px;padding:.7rem 1.75rem;text-decoration:none}a.button:hover{background:#1a5fd0}
+a.button.secondary{color:#1f2328;background:#f6f8fa;border:1px solid #d0d7de;padding:calc(.7rem - 1px) 1.75rem}a.button.secondary:hover{background:#eaeef2}
 .links{margin:1.5rem 0 0;color:#59636e;font-size:.9rem}.links a{margin-right:1rem}
 @media (max-width:36rem){main{margin:0;border:0;border-radius:0}dl{grid-template-columns:1fr}dt{margin-top:.35rem}}`;
 

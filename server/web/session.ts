@@ -44,7 +44,7 @@ export function cookieNames(services: Pick<Services, 'publicUrl'>): CookieNames 
 /** Appends a Set-Cookie: HttpOnly, SameSite=Lax, Path=/, Secure when PUBLIC_URL is https; `maxAge` 0 removes it, undefined makes it last until the browser closes. */
 export function setCookie(ctx: Context, names: CookieNames, name: string, value: string, maxAgeSeconds?: number): void {
   const parts = [`${name}=${value}`, 'Path=/', 'HttpOnly', 'SameSite=Lax'];
-  if (maxAgeSeconds !== undefined) parts.push(`Max-Age=${Math.max(0, Math.floor(maxAgeSeconds))}`);
+  if (maxAgeSeconds !== undefined) parts.push(`Max-Age=${Math.max(0, Math.round(maxAgeSeconds))}`);
   if (names.secure) parts.push('Secure');
   ctx.append('Set-Cookie', parts.join('; '));
 }
