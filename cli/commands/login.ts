@@ -67,10 +67,28 @@ async function runWeb(ctx: Context, options: LoginOptions): Promise<void> {
   if (options.email !== undefined || options.passwordStdin || options.otp !== undefined) {
     throw new UsageError('--web logs in through the browser: leave out --email, --password-stdin and --otp (the browser asks for them).');
   }
+  // Ctrl-C from the first line on ends the wait cleanly, with nothing saved.
+  const cancelled = new AbortController();
+  const onInterrupt = () => cancelled.abort();
+  process.once('SIGINT', onInterrupt);
+  let session: DeviceTokenResponse;
+  try {
+    session = await waitForApproval(ctx, options, cancelled.signal);
+  } finally {
+    process.off('SIGINT', onInterrupt);
+  }
+  const api = await ctx.api();
+  const expiresAt = new Date(Date.now() + session.expires_in * 1000).toISOString();
+  await loggedIn(ctx, api.server, { token: session.access_token, expiresAt, user: session.user, deviceToken: session.device_token });
+}
+
+/** Asks for a code, shows it (and opens the page where a browser can open), then polls until the answer. */
+async function waitForApproval(ctx: Context, options: LoginOptions, signal: AbortSignal): Promise<DeviceTokenResponse> {
   const api = await ctx.api();
   const config = await ctx.config();
   const { io } = ctx;
   const grant = await api.deviceCode();
+  if (signal.aborted) throw cancelledError();
   io.say(`First copy your one-time code: ${io.err.bold(grant.user_code)}`);
   io.say(`Then open this page to approve the login: ${io.err.cyan(grant.verification_uri_complete)}`);
   io.say(io.err.dim(`(or open ${grant.verification_uri} and type the code). Only approve a code you started here: approving gives this terminal full access to your account.`));
@@ -81,21 +99,14 @@ async function runWeb(ctx: Context, options: LoginOptions): Promise<void> {
     else if (await openBrowser(grant.verification_uri_complete, ctx.env)) io.say('Opened the page in your browser.');
     else io.say(io.err.yellow('Could not open a browser here: open the page yourself.'));
   }
-
-  const cancelled = new AbortController();
-  const onInterrupt = () => cancelled.abort();
-  process.once('SIGINT', onInterrupt);
   const wait = spinner(io, 'Waiting for the approval in the browser… (Ctrl-C to cancel)');
-  let session: DeviceTokenResponse;
   try {
-    session = await poll(ctx, grant.device_code, grant.interval, grant.expires_in, config.deviceToken(api.server), cancelled.signal);
+    const session = await poll(ctx, grant.device_code, grant.interval, grant.expires_in, config.deviceToken(api.server), signal);
+    if (signal.aborted) throw cancelledError();
+    return session;
   } finally {
     wait.stop();
-    process.off('SIGINT', onInterrupt);
   }
-  if (cancelled.signal.aborted) throw cancelledError();
-  const expiresAt = new Date(Date.now() + session.expires_in * 1000).toISOString();
-  await loggedIn(ctx, api.server, { token: session.access_token, expiresAt, user: session.user, deviceToken: session.device_token });
 }
 
 /** Polls every `interval` seconds (5 more after each slow_down, RFC 8628 §3.5) until a session, a refusal, the expiry, or Ctrl-C. */
