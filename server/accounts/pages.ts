@@ -18,12 +18,15 @@ ${say('Opening the link did nothing by itself: mail scanners open links too, so 
   );
 }
 
+/** The web's way on, beside the terminal's (the sign-in page, server/web/). */
+const signInLink = html`<p>Or <a href="/login">sign in on the web</a>.</p>\n`;
+
 export function activatedPage(username: string): Html {
-  return renderPage('Account activated', 'ok', html`<p>Welcome, ${username}. Your TaskMaster account is active.</p>\n${inTerminal('Next', 'taskmaster login')}`);
+  return renderPage('Account activated', 'ok', html`<p>Welcome, ${username}. Your TaskMaster account is active.</p>\n${inTerminal('Next', 'taskmaster login')}${signInLink}`);
 }
 
 export function alreadyActivePage(): Html {
-  return renderPage('Account already active', 'ok', html`${say('This link was used already and the account is active.')}${inTerminal('Next', 'taskmaster login')}`);
+  return renderPage('Account already active', 'ok', html`${say('This link was used already and the account is active.')}${inTerminal('Next', 'taskmaster login')}${signInLink}`);
 }
 
 export function emailChangedPage(email: string): Html {

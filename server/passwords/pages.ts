@@ -36,7 +36,8 @@ export function passwordResetPage(username: string): Html {
     'Password changed',
     'ok',
     html`<p>The password of <span class="addr">${username}</span> is changed. Every session of the account has ended.</p>
-${inTerminal('Log in with it', 'taskmaster login')}`,
+${inTerminal('Log in with it', 'taskmaster login')}<p>Or <a href="/login">sign in on the web</a>.</p>
+`,
   );
 }
 

@@ -161,9 +161,9 @@ const DESCRIPTION = `The HTTP API of \`taskmasterd\`, the TaskMaster accounts da
 - Authenticated calls send \`Authorization: Bearer <token>\` with a session token (\`${SESSION_TOKEN_PREFIX}…\`) from \`POST /v1/sessions\`, or an access token (\`${ACCESS_TOKEN_PREFIX}…\`) from \`POST /v1/tokens\` within its scopes. A token is accepted only in that header, never in a URL.
 - Every GET also answers HEAD, with the same status and headers and no body.
 - Any other path answers 404 \`not_found\`; another method on a listed path answers 405 \`method_not_allowed\` with \`Allow\` listing the path's methods (see \`x-other-requests\`).
-- Request bodies are at most 1 MiB, \`application/json\` (a JSON object; the two pages' forms post \`application/x-www-form-urlencoded\`); a field of the wrong type says which type it must be.
+- Request bodies are at most 1 MiB, \`application/json\` (a JSON object; the pages' forms post \`application/x-www-form-urlencoded\`); a field of the wrong type says which type it must be.
 - Answers are never cached (\`Cache-Control: no-store\`, this document aside) and carry \`X-Content-Type-Options: nosniff\`.
-- The pages (the emailed links and \`/problems/{code}\`) are small self-contained HTML: a strict Content-Security-Policy, no framing, no referrer.`;
+- The pages (the emailed links, \`/problems/{code}\`, and the web pages under the tag Web pages) are small self-contained HTML: a strict Content-Security-Policy, no framing; no referrer, but \`same-origin\` on the web pages, whose forms must carry their Origin and a CSRF token.`;
 
 export function buildOpenApiDocument(): Json {
   const responses: Json = {};

@@ -106,7 +106,7 @@ function csrfRefused(detail: string): HttpError {
 export async function requireCsrf(ctx: Context, services: Pick<Services, 'publicUrl'>): Promise<void> {
   const origin = originOf(ctx);
   if (origin !== publicOrigin(services)) {
-    throw csrfRefused(origin === undefined || origin === 'null' ? 'This form came from a page that did not say where it was: open the page again at its own address and send it from there.' : `This form came from another site (${origin.slice(0, 100)}): it was refused.`);
+    throw csrfRefused(origin === undefined || origin === 'null' ? 'This form came from a page that did not say where it was: open the page again at its own address and send it from there.' : `This form came from another address (${origin.slice(0, 100)}), not from this site's own pages: it was refused.`);
   }
   const sent = formFields(ctx).csrf ?? '';
   const secrets = [browserSessionToken(ctx), readCookie(ctx, cookieNames(services).csrf)].filter((secret): secret is string => secret !== undefined && secret !== '');

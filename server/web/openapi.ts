@@ -123,6 +123,7 @@ export const operations: OperationSpec[] = [
   dashboardAction('/account/email', 'changeEmailFromPage', 'Change the email', 'As `PATCH /v1/me` with `email`, `currentPassword` (and `code`): the new address gets a link, the other sessions end.', 'WebEmailChangeForm', {
     400: 'The email is not valid, or the password is missing.',
     401: 'Two-factor is on and the code is missing.',
+    403: `${CSRF} Or: the current password (or the code) is not right, which counts as a failed login.`,
     409: 'Another account uses this email.',
     429: THROTTLED,
   }),
