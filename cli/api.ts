@@ -11,6 +11,7 @@
 import v8 from 'node:v8';
 import type { AccessTokenInfo, CreatedAccessToken, MeResponse, Problem, RecoveryCodes, SessionResponse, TotpEnrolment, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
 import type { Scope } from '../server/contract/access-tokens.js';
+import { DEVICE_CLIENT_ID, DEVICE_GRANT_TYPE, type DeviceCodeResponse, type DeviceTokenResponse } from '../server/contract/device.js';
 import { ApiError, UnreachableError } from './errors.js';
 
 v8.setFlagsFromString('--liftoff-only');
@@ -138,6 +139,16 @@ export class Api {
     return this.call('GET', '/v1/tokens');
   }
 
+  /** Starts a browser login (RFC 8628): the device code to poll with, and the user code to approve. */
+  deviceCode(): Promise<DeviceCodeResponse> {
+    return this.call('POST', '/v1/device/code', { client_id: DEVICE_CLIENT_ID });
+  }
+
+  /** One poll: the session once approved; otherwise an ApiError whose code is the OAuth error (authorization_pending, slow_down…). */
+  deviceToken(deviceCode: string, deviceToken: string | undefined): Promise<DeviceTokenResponse> {
+    return this.call('POST', '/v1/device/token', { grant_type: DEVICE_GRANT_TYPE, device_code: deviceCode, client_id: DEVICE_CLIENT_ID, ...(deviceToken ? { device_token: deviceToken } : {}) });
+  }
+
   revokeToken(id: string): Promise<void> {
     return this.call('DELETE', `/v1/tokens/${encodeURIComponent(id)}`);
   }
@@ -171,7 +182,9 @@ export class Api {
     }
     let problem: Partial<Problem> = {};
     try {
-      problem = JSON.parse(text) as Partial<Problem>;
+      const body = JSON.parse(text) as Partial<Problem> & { error?: unknown; error_description?: unknown };
+      // The device flow answers OAuth errors (RFC 6749 §5.2) rather than problems.
+      problem = typeof body.error === 'string' && body.code === undefined ? { code: body.error as Problem['code'], ...(typeof body.error_description === 'string' ? { detail: body.error_description } : {}) } : body;
     } catch {
       // not ours: a proxy or another server
     }

@@ -10,6 +10,8 @@ export interface IO {
   interactive: boolean;
   json: boolean;
   verbose: boolean;
+  /** stderr is a terminal (and not TERM=dumb): a spinner may be drawn there. */
+  progress: boolean;
   /** Colour for stdout and for stderr, each off unless its stream is a colour TTY. */
   out: ChalkInstance;
   err: ChalkInstance;
@@ -41,6 +43,7 @@ export function createIO(options: IOOptions, streams = { stdin: process.stdin, s
     interactive: stdinTTY && stdoutTTY && !noInput && !options.json,
     json: options.json,
     verbose: options.verbose,
+    progress: stderrTTY && env.TERM !== 'dumb',
     out,
     err,
     print: (line) => void streams.stdout.write(`${line}\n`),

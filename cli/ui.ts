@@ -152,3 +152,20 @@ export function utcMinute(iso: string): string {
   const utc = at.toISOString();
   return `${utc.slice(0, 10)} ${utc.slice(11, 16)} UTC`;
 }
+
+const SPINNER_FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+
+/** A spinner with a message on stderr, at a terminal only (a pipe or a log gets nothing); stop() clears its line. */
+export function spinner(io: IO, message: string): { stop(): void } {
+  if (!io.progress) return { stop() {} };
+  let frame = 0;
+  const draw = () => void io.stderr.write(`\r${io.err.cyan(SPINNER_FRAMES[frame++ % SPINNER_FRAMES.length]!)} ${message}`);
+  draw();
+  const timer = setInterval(draw, 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      io.stderr.write('\r\u001b[2K');
+    },
+  };
+}

@@ -10,6 +10,9 @@ import * as accountsApi from './accounts/openapi.js';
 import { activityRoutes } from './activity/routes.js';
 import * as activityApi from './activity/openapi.js';
 import type { OperationSpec } from './core/api-docs.js';
+import type { DeviceAuthorizations } from './device/authorizations.js';
+import { deviceRoutes } from './device/routes.js';
+import * as deviceApi from './device/openapi.js';
 import { healthRoutes } from './health/routes.js';
 import * as healthApi from './health/openapi.js';
 import type { Login } from './login/flow.js';
@@ -41,6 +44,8 @@ export interface Services {
   tokens: AccessTokens;
   twoFactor: TwoFactor;
   accountDeletion: AccountDeletion;
+  /** The device flow (RFC 8628): `taskmaster login --web`. */
+  device: DeviceAuthorizations;
   db: Database;
   clock: () => number;
   /** PUBLIC_URL, or the bound address when none was given. */
@@ -63,6 +68,7 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: 'sessions', mount: sessionRoutes, ...sessionsApi },
   { name: 'tokens', mount: tokenRoutes, ...tokensApi },
   { name: 'two-factor', mount: twoFactorRoutes, ...twoFactorApi },
+  { name: 'device', mount: deviceRoutes, ...deviceApi },
   { name: 'passwords', mount: passwordRoutes, ...passwordsApi },
   { name: 'activity', mount: activityRoutes, ...activityApi },
   { name: 'web', mount: webRoutes, ...webApi },

@@ -6,6 +6,7 @@ import pino, { type Logger } from 'pino';
 import { openInvalidationChannel } from '../db/channel.js';
 import { migrateToLatest, openDatabase, type Database } from '../db/connection.js';
 import { AccountDeletion } from './accounts/deletion.js';
+import { DeviceAuthorizations } from './device/authorizations.js';
 import { Accounts } from './accounts/accounts.js';
 import { Login } from './login/flow.js';
 import { Passwords } from './passwords/passwords.js';
@@ -128,6 +129,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const passwords = new Passwords(deps, sessions, tokens, twoFactor);
   const accountDeletion = new AccountDeletion(deps, sessions, tokens, twoFactor);
   const login = new Login(deps, sessions, twoFactor);
+  const device = new DeviceAuthorizations(deps, sessions);
   const transport = mailTransport(config, log);
   sender = new MailSender(db, transport, log, {
     clock,
@@ -141,7 +143,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
 
   await estimatorReady;
-  const app = createApp({ accounts, login, passwords, sessions, tokens, twoFactor, accountDeletion, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
+  const app = createApp({ accounts, login, passwords, sessions, tokens, twoFactor, accountDeletion, device, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {
@@ -156,8 +158,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const url = `http://${host}:${port}`;
   publicUrl = config.publicUrl ?? url;
   sender.start();
-  // Hourly: expired sessions and events past their 90 days.
-  const sweep = setInterval(() => void Promise.all([sessions.deleteExpired(), tokens.deleteExpired(), twoFactor.deleteExpiredChallenges(), deleteOldEvents(db.knex, clock())]).catch(() => undefined), SWEEP_MS);
+  // Hourly: expired sessions, device codes and events past their 90 days.
+  const sweep = setInterval(
+    () => void Promise.all([sessions.deleteExpired(), tokens.deleteExpired(), twoFactor.deleteExpiredChallenges(), device.deleteExpired(), deleteOldEvents(db.knex, clock())]).catch(() => undefined),
+    SWEEP_MS,
+  );
   sweep.unref();
   const tokenNotices = setInterval(() => void tokens.noticeExpiring().catch((error: Error) => log.warn({ err: { message: error.message } }, 'token expiry notices failed')), TOKEN_NOTICE_MS);
   tokenNotices.unref();

@@ -21,6 +21,7 @@ const LABELS: Record<AccountEventType, string> = {
   recovery_codes_regenerated: 'new recovery codes',
   recovery_code_used: 'recovery code used',
   code_failed: 'wrong two-factor code',
+  device_approved: 'terminal login approved in the browser',
 };
 
 export async function run(ctx: Context): Promise<void> {

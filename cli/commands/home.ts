@@ -19,6 +19,7 @@ import * as twoFactorCommand from './two-factor.js';
 /** What the menu can run: each entry's command, as if typed with no flags (see flows() below). */
 export interface Flows {
   login(): Promise<void>;
+  loginWeb(): Promise<void>;
   register(): Promise<void>;
   verify(): Promise<void>;
   forgotPassword(): Promise<void>;
@@ -44,6 +45,7 @@ interface Hint {
 
 const LOGGED_OUT: Hint[] = [
   { command: 'taskmaster login', does: 'log in', flow: 'login', label: 'Log in' },
+  { command: 'taskmaster login --web', does: 'log in through your browser (works over SSH too)', flow: 'loginWeb', label: 'Log in with my browser' },
   { command: 'taskmaster register', does: 'create an account', flow: 'register', label: 'Create an account' },
   { command: 'taskmaster verify', does: 'activate it with the token from the email', flow: 'verify', label: 'Verify my email' },
   { command: 'taskmaster verify --resend --email E', does: 'get a new verification email' },
@@ -116,6 +118,7 @@ function loggedOutText(ctx: Context, server: string, expired: boolean): string[]
 function flows(ctx: Context): Flows {
   return {
     login: () => loginCommand.run(ctx, {}),
+    loginWeb: () => loginCommand.run(ctx, { web: true }),
     register: () => registerCommand.run(ctx, {}),
     verify: () => verifyCommand.run(ctx, undefined, {}),
     forgotPassword: () => passwordCommand.forgot(ctx, {}),

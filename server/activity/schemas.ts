@@ -4,7 +4,7 @@ import { named, nullableText, responseDocs, timestamp } from '../core/api-docs.j
 
 export const accountEventTypeSchema = named(
   responseDocs,
-  z.enum(['login', 'login_failed', 'logout', 'password_changed', 'password_reset', 'email_changed', 'session_revoked', 'token_created', 'token_revoked', 'two_factor_enabled', 'two_factor_disabled', 'recovery_codes_regenerated', 'recovery_code_used', 'code_failed']),
+  z.enum(['login', 'login_failed', 'logout', 'password_changed', 'password_reset', 'email_changed', 'session_revoked', 'token_created', 'token_revoked', 'two_factor_enabled', 'two_factor_disabled', 'recovery_codes_regenerated', 'recovery_code_used', 'code_failed', 'device_approved']),
   'AccountEventType',
   'What happened.',
 );

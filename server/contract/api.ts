@@ -144,7 +144,7 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked' | 'two_factor_enabled' | 'two_factor_disabled' | 'recovery_codes_regenerated' | 'recovery_code_used' | 'code_failed';
+export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked' | 'two_factor_enabled' | 'two_factor_disabled' | 'recovery_codes_regenerated' | 'recovery_code_used' | 'code_failed' | 'device_approved';
 
 export interface AccountEvent {
   type: AccountEventType;

@@ -76,6 +76,11 @@ export interface OperationSpec {
   pages?: Record<number, string>;
   /** False when the operation never reads the database (so never answers 503). */
   database?: false;
+  /**
+   * OAuth endpoints (the device flow) answer their refusals, a bad body's included, as OAuth error
+   * bodies (`DeviceError`): the codes each status may carry. Server failures stay problem+json.
+   */
+  oauthErrors?: { status: number; codes: string[]; description: string; retryAfter?: true }[];
 }
 
 /** An emailed token in a link's query. */

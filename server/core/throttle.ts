@@ -28,6 +28,12 @@ export interface ThrottleLimits {
   resetMailsPerEmailPerHour: number;
   /** Unknown, used or expired reset tokens from one address per 15 minutes. */
   resetFailuresPerAddressPer15Min: number;
+  /** User codes one browser session may have checked on the device page, over its life (RFC 8628 §5.1). */
+  deviceCodeChecksPerSession: number;
+  /** User codes checked from one address per hour, across sessions. */
+  deviceCodeChecksPerAddressPerHour: number;
+  /** Device codes (`POST /v1/device/code`) one address may ask for per hour. */
+  deviceCodesPerAddressPerHour: number;
 }
 
 const HOUR = 3600;
@@ -46,6 +52,9 @@ export const DEFAULT_LIMITS: ThrottleLimits = {
   forgotsPerAddressPerHour: 20,
   resetMailsPerEmailPerHour: 5,
   resetFailuresPerAddressPer15Min: 50,
+  deviceCodeChecksPerSession: 20,
+  deviceCodeChecksPerAddressPerHour: 100,
+  deviceCodesPerAddressPerHour: 60,
 };
 
 /** "60 minutes", "15 minutes", "1 minute", "45 seconds": how a person reads a wait. */
@@ -107,6 +116,9 @@ export class Throttle {
   private readonly forgots: RateLimiterAbstract;
   private readonly resetMails: RateLimiterAbstract;
   private readonly resetFailures: RateLimiterAbstract;
+  private readonly deviceChecksBySession: RateLimiterAbstract;
+  private readonly deviceChecksByAddress: RateLimiterAbstract;
+  private readonly deviceCodes: RateLimiterAbstract;
 
   constructor(
     db: Database,
@@ -125,6 +137,10 @@ export class Throttle {
     this.forgots = limiter('forgot', limits.forgotsPerAddressPerHour, HOUR);
     this.resetMails = limiter('reset_mail', limits.resetMailsPerEmailPerHour, HOUR);
     this.resetFailures = limiter('reset_token', limits.resetFailuresPerAddressPer15Min, 15 * 60);
+    // A session lives 30 days: its checks are counted over as long.
+    this.deviceChecksBySession = limiter('device_check_session', limits.deviceCodeChecksPerSession, 30 * 24 * HOUR);
+    this.deviceChecksByAddress = limiter('device_check_address', limits.deviceCodeChecksPerAddressPerHour, HOUR);
+    this.deviceCodes = limiter('device_code', limits.deviceCodesPerAddressPerHour, HOUR);
   }
 
   /**
@@ -260,5 +276,31 @@ export class Throttle {
 
   async resetTokenFailed(address: string): Promise<void> {
     await count(this.resetFailures, address);
+  }
+
+  /**
+   * A user code typed on the device page, counted before it is looked up (so parallel guesses get
+   * no more than the limit), per browser session and per address; refused (429) once either is
+   * spent. A right code gives its points back (deviceCodeRight): only wrong ones add up.
+   */
+  async checkDeviceCode(sessionKey: string, address: string): Promise<void> {
+    const [bySession, byAddress] = await Promise.all([count(this.deviceChecksBySession, sessionKey), count(this.deviceChecksByAddress, address)]);
+    const sessionOver = bySession.consumedPoints > this.limits.deviceCodeChecksPerSession;
+    const addressOver = byAddress.consumedPoints > this.limits.deviceCodeChecksPerAddressPerHour;
+    if (!sessionOver && !addressOver) return;
+    await Promise.all([sessionOver ? undefined : this.deviceChecksBySession.reward(sessionKey, 1), addressOver ? undefined : this.deviceChecksByAddress.reward(address, 1)]);
+    if (addressOver) throw rateLimited(byAddress.msBeforeNext, 'codes that did not work came from your address');
+    // The session's count lasts as long as the session: a wait would read as weeks.
+    const seconds = String(Math.max(1, Math.ceil(bySession.msBeforeNext / 1000)));
+    throw new HttpError(429, 'rate_limited', 'Too many codes that did not work in this browser session. Sign out, sign in again, and type the code the terminal shows.', undefined, { 'Retry-After': seconds });
+  }
+
+  /** The code was right: it does not count. */
+  async deviceCodeRight(sessionKey: string, address: string): Promise<void> {
+    await Promise.all([this.deviceChecksBySession.reward(sessionKey, 1), this.deviceChecksByAddress.reward(address, 1)]);
+  }
+
+  deviceCodeRequested(address: string): Promise<void> {
+    return consumeOrRefuse(this.deviceCodes, address, 'login requests from your address');
   }
 }

@@ -27,8 +27,8 @@ const html = { 'text/html': { schema: { type: 'string', description: 'A small se
 /** The problems any request of the operation's kind may get. */
 function commonProblems(spec: OperationSpec): ErrorCode[] {
   return [
-    ...(spec.body?.json ? (['invalid_input', 'malformed_json'] as const) : []),
-    ...(spec.body ? (['payload_too_large', 'unsupported_media_type'] as const) : []),
+    ...(spec.body?.json && !spec.oauthErrors ? (['invalid_input', 'malformed_json'] as const) : []),
+    ...(spec.body && !spec.oauthErrors ? (['payload_too_large', 'unsupported_media_type'] as const) : []),
     ...(spec.auth ? (['unauthenticated', 'address_not_allowed'] as const) : []),
     ...(spec.auth === 'session' ? (['session_required'] as const) : []),
     ...(spec.auth && spec.auth !== 'session' && spec.auth !== 'any' ? (['insufficient_scope'] as const) : []),
@@ -112,6 +112,14 @@ function operation(spec: OperationSpec, components: Json): Json {
     responses[String(status)] = codes ? problemResponse(status, codes, page, components) : { description: `A page: ${page}`, content: html };
   }
 
+  for (const oauth of spec.oauthErrors ?? []) {
+    responses[String(oauth.status)] = {
+      description: oauth.description,
+      ...(oauth.retryAfter ? { headers: { 'Retry-After': HEADERS.RetryAfter } } : {}),
+      content: json({ allOf: [ref('DeviceError'), { type: 'object', properties: { error: { enum: oauth.codes } } }] }),
+    };
+  }
+
   const body = spec.body && {
     required: true,
     content: {
@@ -128,6 +136,7 @@ function operation(spec: OperationSpec, components: Json): Json {
     ...(spec.parameters ? { parameters: spec.parameters } : {}),
     ...(body ? { requestBody: body } : {}),
     responses,
+    ...(spec.oauthErrors ? { 'x-oauth-errors': true } : {}),
   };
 }
 
