@@ -112,8 +112,7 @@ export class AccessTokens {
     if (cached.ranges && !(client && cached.ranges.some((range) => client.kind() === range[0].kind() && client.match(range)))) {
       throw new HttpError(403, 'address_not_allowed', `This access token may not be used from ${address}: it is restricted to other addresses.`);
     }
-    const user = await this.sessions.userById(cached.userId);
-    if (!user) throw unauthenticated('This account no longer exists.');
+    const user = await this.sessions.activeUser(cached.userId);
     if (now - cached.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
       cached.lastUsedAt = now;
       // Each daemon caches its own copy: the condition keeps it to one write a minute across all of them.
