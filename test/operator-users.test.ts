@@ -13,7 +13,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createToken, isProblem, me, shown } from './helpers/access-tokens.js';
-import { TASKMASTERD_BIN, baseEnv, runProcess, type CliResult } from './helpers/cli.js';
+import { TASKMASTERD_BIN, TASKMASTER_BIN, baseEnv, runProcess, type CliResult } from './helpers/cli.js';
 import { startDaemonProcess, type DaemonProcess } from './helpers/cluster.js';
 import { identity } from './helpers/daemon.js';
 import { forEachDatabase, type DatabaseChoice } from './helpers/databases.js';
@@ -135,6 +135,10 @@ forEachDatabase((dialectTest, db) => {
       ['account_enabled', null],
       ['account_disabled', null],
     ]);
+    const cli = await runProcess(process.execPath, [TASKMASTER_BIN, 'activity', '--server', a.url], { env: baseEnv({ TASKMASTER_TOKEN: back.json.token, TASKMASTER_CONFIG_DIR: join(env.TASKMASTER_DATA_DIR!, 'cli') }) });
+    t.is(cli.code, 0, cli.stderr);
+    t.regex(cli.stdout, /account enabled +by the operator/);
+    t.regex(cli.stdout, /account disabled +by the operator/);
   });
 
   dialectTest.serial('unlock lifts the blocks that real wrong passwords set, for the account and for each address they came from', async (t) => {
