@@ -1,7 +1,11 @@
 // Cache invalidations between daemons. On PostgreSQL a message is a NOTIFY sent inside the
 // transaction that made the change (so it goes out at commit, and never for a rollback), and every
 // daemon LISTENs on one connection of its own. SQLite serves one daemon, whose caches are told
-// directly, so there the channel is always live and carries nothing.
+// directly, so there the channel carries no messages; but another process may write the file
+// (`taskmasterd users disable`), so the daemon watches for that: every SQLITE_WATCH_MS it asks its
+// connection `PRAGMA data_version`, which changes only when another connection committed, and
+// then drops every cache. One cheap statement four times a second; a write from elsewhere is seen
+// within that (docs/several-daemons.md).
 import type { Knex } from 'knex';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
@@ -16,6 +20,8 @@ const RECONNECT_FIRST_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
 /** At most this long a revocation waits for its own message to come back. */
 const SETTLE_MAX_MS = 250;
+/** How often a daemon on SQLite looks for commits made by another process. */
+export const SQLITE_WATCH_MS = 250;
 
 export interface ChannelHandlers {
   /** A message another daemon (or this one) published. */
@@ -41,11 +47,85 @@ export interface InvalidationChannel {
   close(): Promise<void>;
 }
 
-export function openInvalidationChannel(db: Database, onError: (error: Error) => void): InvalidationChannel {
-  if (db.dialect === 'sqlite') {
-    return { live: true, publish: async () => undefined, subscribe: () => undefined, settle: async () => undefined, close: async () => undefined };
-  }
+export interface ChannelOptions {
+  /**
+   * The channel of another process than a daemon (`taskmasterd users`): on SQLite it does not
+   * watch, and settle() waits until every daemon's watch has seen what it published.
+   */
+  outOfProcess?: boolean;
+}
+
+export function openInvalidationChannel(db: Database, onError: (error: Error) => void, options: ChannelOptions = {}): InvalidationChannel {
+  if (db.dialect === 'sqlite') return new SqliteChannel(db, onError, options.outOfProcess === true);
   return new PostgresChannel(db.url, onError);
+}
+
+/** SQLite: the daemon's caches are told directly; commits of other processes are noticed by watching data_version. */
+class SqliteChannel implements InvalidationChannel {
+  live = true;
+  private readonly subscribers: ChannelHandlers[] = [];
+  private readonly timer: NodeJS.Timeout | undefined;
+  private version: number | undefined;
+  private looking = false;
+  private closed = false;
+  /** Out of process: a change was published that the daemons may not have seen yet. */
+  private published = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly onError: (error: Error) => void,
+    private readonly outOfProcess: boolean,
+  ) {
+    if (outOfProcess) return;
+    this.timer = setInterval(() => void this.look(), SQLITE_WATCH_MS);
+    this.timer.unref();
+    void this.look();
+  }
+
+  async publish(): Promise<void> {
+    if (this.outOfProcess) this.published = true;
+  }
+
+  subscribe(handlers: ChannelHandlers): void {
+    this.subscribers.push(handlers);
+  }
+
+  /** Out of process, after a commit: long enough for every daemon to have looked twice. */
+  async settle(): Promise<void> {
+    if (!this.outOfProcess || !this.published) return;
+    this.published = false;
+    await new Promise((resolve) => setTimeout(resolve, 2 * SQLITE_WATCH_MS + 50));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+  }
+
+  private async look(): Promise<void> {
+    if (this.looking || this.closed) return;
+    this.looking = true;
+    try {
+      const rows = (await this.db.knex.raw('PRAGMA data_version')) as { data_version: number }[];
+      const version = Number(rows[0]?.data_version);
+      if (this.version !== undefined && version !== this.version) this.reset();
+      this.version = version;
+      this.live = true;
+    } catch (error) {
+      if (this.closed) return;
+      // Unknown meanwhile: serve nothing from the caches until a look succeeds.
+      if (this.live) this.onError(error as Error);
+      this.live = false;
+      this.version = undefined;
+      this.reset();
+    } finally {
+      this.looking = false;
+    }
+  }
+
+  private reset(): void {
+    for (const subscriber of this.subscribers) subscriber.reset();
+  }
 }
 
 class PostgresChannel implements InvalidationChannel {

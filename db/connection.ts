@@ -33,16 +33,27 @@ pg.types.setTypeParser(pg.types.builtins.INT8, (value: string) => Number(value))
 /** How long a query waits for a pooled PostgreSQL connection before it fails (and the request answers 503). */
 const ACQUIRE_TIMEOUT_MS = 5_000;
 
+/**
+ * knex's own warnings go to stderr, never stdout (a command's --json is there); a failed connection
+ * is left out, since the caller says it in its own words.
+ */
+const log = {
+  warn(message: unknown) {
+    if (!/^Acquire connection error/.test(String(message))) process.stderr.write(`knex: ${String(message)}\n`);
+  },
+};
+
 export function openDatabase(url: string): Database {
   const { dialect, target } = parseDatabaseUrl(url);
   if (dialect === 'postgres') {
-    const instance = knex({ client: 'pg', connection: target, pool: { min: 0, max: 10 }, acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS });
+    const instance = knex({ client: 'pg', connection: target, pool: { min: 0, max: 10 }, acquireConnectionTimeout: ACQUIRE_TIMEOUT_MS, log });
     return { dialect, knex: instance, url: target, close: () => instance.destroy() };
   }
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   const instance = knex({
     client: 'sqlite3',
     connection: { filename: target },
+    log,
     useNullAsDefault: true,
     // A query waits at most this long for the one connection, instead of knex's 60 s.
     acquireConnectionTimeout: 10_000,

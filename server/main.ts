@@ -17,6 +17,7 @@ import { deleteOldEvents } from './activity/events.js';
 import { MailDeliveryError, describeSmtp, mailTransport, redact, type MailTransport } from './mail/transports.js';
 import { checkMailAndExit } from './commands/check-mail.js';
 import { migrateAndExit } from './commands/migrate.js';
+import { USERS_HELP, usersAndExit } from './operators/command.js';
 import { warmPasswordCheck } from './passwords/strength.js';
 import { randomToken, type RandomToken } from './core/secrets.js';
 import { SessionStore } from './sessions/store.js';
@@ -278,6 +279,8 @@ export async function main(argv = process.argv.slice(2), env: Record<string, str
   if (result.kind === 'version') return void process.stdout.write(`${packageVersion()}\n`);
   if (result.kind === 'migrate') return migrateAndExit(result.config);
   if (result.kind === 'check-mail') return checkMailAndExit(result.config, result.to);
+  if (result.kind === 'users-help') return void process.stdout.write(`${USERS_HELP}\n`);
+  if (result.kind === 'users') return usersAndExit(result.config, result.users);
 
   let daemon: Daemon;
   try {

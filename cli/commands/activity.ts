@@ -22,6 +22,10 @@ const LABELS: Record<AccountEventType, string> = {
   recovery_code_used: 'recovery code used',
   code_failed: 'wrong two-factor code',
   device_approved: 'terminal login approved in the browser',
+  account_disabled: 'account disabled',
+  account_enabled: 'account enabled',
+  account_unlocked: 'login blocks lifted',
+  verification_resent: 'verification email sent again',
 };
 
 export async function run(ctx: Context): Promise<void> {
@@ -41,8 +45,9 @@ function eventTable(io: IO, events: AccountEvent[]): string[] {
       utcMinute(event.at),
       // A failed login is the one to look at twice.
       event.type === 'login_failed' ? io.out.yellow(LABELS[event.type]) : (LABELS[event.type] ?? event.type),
-      event.address ?? '—',
-      event.userAgent ?? '—',
+      // An operator's action (taskmasterd users …) came from no address of the account's.
+      event.actor === 'operator' ? 'by the operator' : (event.address ?? '—'),
+      event.actor === 'operator' ? '—' : (event.userAgent ?? '—'),
     ]),
   );
 }

@@ -12,6 +12,7 @@ import * as addSessionMetadata from './20261129000400_add_session_metadata.js';
 import * as createAccountEvents from './20261129000500_create_account_events.js';
 import * as createAccessTokens from './20261207000100_create_access_tokens.js';
 import * as addTwoFactor from './20261207000200_add_two_factor.js';
+import * as addOperatorColumns from './20261209000100_add_operator_columns.js';
 import * as createDeviceAuthorizations from './20261214000500_create_device_authorizations.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
@@ -28,6 +29,7 @@ const migrations: Record<string, Migration> = {
   '20261129000500_create_account_events': createAccountEvents,
   '20261207000100_create_access_tokens': createAccessTokens,
   '20261207000200_add_two_factor': addTwoFactor,
+  '20261209000100_add_operator_columns': addOperatorColumns,
   '20261214000500_create_device_authorizations': createDeviceAuthorizations,
 };
 

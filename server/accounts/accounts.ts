@@ -11,7 +11,7 @@ import { hashPassword, newEmailToken, sha256Hex } from '../core/secrets.js';
 import { recordEvent, type RequestInfo } from '../activity/events.js';
 import type { ServiceDeps } from '../core/deps.js';
 import { EMAIL_TOKEN_TTL_MS, LINK_PURPOSES, cancelEmailTokens, claimEmailToken, findEmailToken, storeEmailToken, type NewEmailToken } from './email-tokens.js';
-import { confirmPendingEmail, emailUsedByAnother, findUser, insertUser, markEmailVerified, nameClashes, toUser, updateProfileColumns, type NewUserRow, type UserRow } from './users.js';
+import { accountDisabled, confirmPendingEmail, emailUsedByAnother, findUser, insertUser, isDisabled, markEmailVerified, nameClashes, toUser, updateProfileColumns, type NewUserRow, type UserRow } from './users.js';
 import type { SessionStore } from '../sessions/store.js';
 import type { User } from '../contract/api.js';
 import { passwordProblem } from '../passwords/strength.js';
@@ -54,6 +54,7 @@ export class Accounts {
       email_verified_at: null,
       pending_email: null,
       two_factor_at: null,
+      disabled_at: null,
       created_at: now,
       updated_at: now,
     };
@@ -104,6 +105,24 @@ export class Accounts {
       await storeTokenMail(trx, mail, now);
     });
     this.deps.mailQueued();
+  }
+
+  /**
+   * `taskmasterd users resend-verification`: a new verification mail for an account not verified
+   * yet (the older links stop working), with the operator's event, in one transaction. No throttle:
+   * the operator asked. False when the account is verified already (nothing sent).
+   */
+  async resendByOperator(row: UserRow, request: RequestInfo): Promise<boolean> {
+    if (row.email_verified_at !== null) return false;
+    const now = this.deps.clock();
+    const mail = this.tokenMail(row, 'verify', row.email, now);
+    await this.deps.db.knex.transaction(async (trx) => {
+      await cancelEmailTokens(trx, row.id, 'verify', { unusedOnly: true });
+      await storeTokenMail(trx, mail, now);
+      await recordEvent(trx, row.id, 'verification_resent', request, now);
+    });
+    this.deps.mailQueued();
+    return true;
   }
 
   async getUser(userId: string): Promise<User> {
@@ -177,6 +196,7 @@ export class Accounts {
     if (!tokenRow) throw invalid;
     const user = await findUser(this.deps.db, { id: tokenRow.user_id });
     if (!user) throw invalid;
+    if (isDisabled(user)) throw accountDisabled();
     const now = this.deps.clock();
     const tokenEmail = normalizeEmail(tokenRow.email);
 

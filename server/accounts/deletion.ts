@@ -15,7 +15,7 @@ import { deleteUserEmailTokens } from './email-tokens.js';
 import { accountDeletedMail } from './mails.js';
 import { parseBody } from '../core/validation.js';
 import { deleteAccountBody } from './schemas.js';
-import { claimUser, deleteUserRow, findUser } from './users.js';
+import { claimUser, deleteUserRow, findUser, type UserRow } from './users.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
 import type { AccessTokens } from '../tokens/store.js';
 
@@ -47,6 +47,17 @@ export class AccountDeletion {
       });
     }
 
+    if (!(await this.remove(row, 'owner'))) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.', undefined, { 'WWW-Authenticate': 'Bearer' });
+  }
+
+  /** `taskmasterd users delete`: the same deletion, asked by the operator (no password); false when it was gone already. */
+  deleteByOperator(row: UserRow): Promise<boolean> {
+    return this.remove(row, 'operator');
+  }
+
+  /** The account's rows go in one transaction, the goodbye mail with them; every daemon drops its caches before this returns. */
+  private async remove(row: UserRow, by: 'owner' | 'operator'): Promise<boolean> {
+    const { db, clock } = this.deps;
     const now = clock();
     const deleted = await db.knex.transaction(async (trx) => {
       // Of two deletions at once, the second finds nothing here once the first commits. One goodbye.
@@ -58,11 +69,12 @@ export class AccountDeletion {
       await deleteUserEvents(trx, row.id);
       await deleteMailTo(trx, { email: row.email, pendingEmail: row.pending_email }, GOODBYE_KIND);
       await deleteUserRow(trx, row.id);
-      await enqueueMail(trx, GOODBYE_KIND, row.email, accountDeletedMail({ username: row.username, deletedAt: now, supportEmail: this.deps.supportEmail }), now);
+      await enqueueMail(trx, GOODBYE_KIND, row.email, accountDeletedMail({ username: row.username, deletedAt: now, by, supportEmail: this.deps.supportEmail }), now);
       return true;
     });
-    if (!deleted) throw new HttpError(401, 'unauthenticated', 'Your account no longer exists.', undefined, { 'WWW-Authenticate': 'Bearer' });
+    if (!deleted) return false;
     this.deps.mailQueued();
     await this.deps.invalidations.settle();
+    return true;
   }
 }

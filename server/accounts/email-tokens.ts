@@ -51,17 +51,21 @@ export async function findLiveEmailToken(db: Database, token: string, purpose: E
   return row && row.used_at === null && row.expires_at > now ? row : undefined;
 }
 
-export type TokenLook = 'usable' | 'invalid' | 'expired';
+export type TokenLook = 'usable' | 'invalid' | 'expired' | 'disabled';
 
 /**
  * What a link's token is now, without using it: unknown (or used and past its time) is 'invalid',
- * unused and past its time 'expired', anything else 'usable' (using it decides the rest,
- * "already active" included).
+ * unused and past its time 'expired', a live one of a disabled account 'disabled', anything else
+ * 'usable' (using it decides the rest, "already active" included).
  */
 export async function lookAtEmailToken(db: Database, token: string, now: number): Promise<TokenLook> {
   const row = await findEmailToken(db, token, LINK_PURPOSES);
   if (!row) return 'invalid';
-  if (row.expires_at > now) return 'usable';
+  if (row.expires_at > now) {
+    // The account's state, from the table this module's owner keeps beside it (accounts/users.ts).
+    const owner = await db.knex('users').where('id', row.user_id).first('disabled_at');
+    return owner && owner.disabled_at !== null ? 'disabled' : 'usable';
+  }
   return row.used_at === null ? 'expired' : 'invalid';
 }
 

@@ -28,10 +28,11 @@ export function emailChangeNoticeMail(mail: { username: string; newEmail: string
  * After `DELETE /v1/me`: the goodbye, the only mail row that outlives the account. It says what
  * went, that the names are free again, and what to do if it was not the owner.
  */
-export function accountDeletedMail(mail: { username: string; deletedAt: number; supportEmail?: string | undefined }): MailContent {
+export function accountDeletedMail(mail: { username: string; deletedAt: number; by?: 'owner' | 'operator'; supportEmail?: string | undefined }): MailContent {
   const thenSupport = mail.supportEmail ? ` Write to ${mail.supportEmail} if you need help.` : '';
+  const how = mail.by === 'operator' ? 'by the operator of this TaskMaster service' : 'confirmed with its password';
   return renderMail('Your TaskMaster account was deleted', mail.username, [
-    { say: `Your TaskMaster account ${mail.username} was deleted on ${formatExpiry(mail.deletedAt)}, confirmed with its password.` },
+    { say: `Your TaskMaster account ${mail.username} was deleted on ${formatExpiry(mail.deletedAt)}, ${how}.` },
     { say: 'Its sessions, tokens and activity went with it: every device that was logged in is logged out.' },
     { say: 'The username and this email address are free again. To come back, create a new account with `taskmaster register`.' },
     {

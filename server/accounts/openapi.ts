@@ -30,7 +30,7 @@ export const operations: OperationSpec[] = [
     parameters: [tokenQuery('verification')],
     success: { status: 200, description: 'A page with a Confirm button (a form posting the token).', html: true },
     problems: [],
-    pages: { 400: 'A page saying the token is unknown, used or expired, with nothing to press.' },
+    pages: { 400: 'A page saying the token is unknown, used or expired, with nothing to press.', 403: 'A page saying the operator disabled the account, so the link does nothing.' },
   },
   {
     method: 'post',
@@ -41,8 +41,8 @@ export const operations: OperationSpec[] = [
     description: 'Activates the account, or confirms a new email address, with the emailed token. With the Confirm page\'s form (`application/x-www-form-urlencoded`) every answer is a page; with JSON, JSON.',
     body: { json: 'VerifyBody', form: 'VerifyBody' },
     success: { status: 200, description: 'The token was used (or had been already): the account, and what the token did. The form gets a page ("Account activated", "Email confirmed" or "Account already active").', json: 'VerifyResponse', html: true },
-    problems: ['invalid_token', 'expired_token', 'email_taken', 'rate_limited'],
-    pages: { 400: 'The form\'s token is unknown, used or expired.', 409: 'The new email was taken by another account meanwhile.', 429: 'Too many unknown tokens from this address: how long to wait.' },
+    problems: ['invalid_token', 'expired_token', 'email_taken', 'account_disabled', 'rate_limited'],
+    pages: { 400: 'The form\'s token is unknown, used or expired.', 403: 'The operator disabled the account: the link does nothing.', 409: 'The new email was taken by another account meanwhile.', 429: 'Too many unknown tokens from this address: how long to wait.' },
   },
   {
     method: 'post',

@@ -51,3 +51,12 @@ export function invalidTokenPage(expired: boolean): Html {
     )}`,
   );
 }
+
+/** Any link of an account the operator disabled (verification, email change, password reset): nothing it could do. */
+export function accountDisabledPage(): Html {
+  return renderPage(
+    'This account is disabled',
+    'bad',
+    html`${say('The operator of this service has disabled this TaskMaster account, so this link does nothing: the account cannot log in or change its password or email until they enable it again.')}${say('If you think this is a mistake, ask them: the email that told you the account was disabled says how.', true)}`,
+  );
+}

@@ -11,7 +11,7 @@ import type { MeResponse, VerifyResponse } from '../contract/api.js';
 import { TOKEN_MAX } from '../contract/rules.js';
 import { describeCredential, requireScope, requireSession, sessionRequired } from '../auth/authorize.js';
 import { lookAtEmailToken } from './email-tokens.js';
-import { activatedPage, alreadyActivePage, confirmPage, emailChangedPage, emailTakenPage, invalidTokenPage } from './pages.js';
+import { accountDisabledPage, activatedPage, alreadyActivePage, confirmPage, emailChangedPage, emailTakenPage, invalidTokenPage } from './pages.js';
 
 export function accountRoutes(router: Router, services: Services): void {
   router.post('/v1/users', jsonBody, async (ctx) => {
@@ -27,6 +27,7 @@ export function accountRoutes(router: Router, services: Services): void {
     const token = typeof ctx.query.token === 'string' ? ctx.query.token.trim() : '';
     const look = token === '' || token.length > TOKEN_MAX ? 'invalid' : await lookAtEmailToken(services.db, token, services.clock());
     if (look === 'usable') sendPage(ctx, 200, confirmPage(token));
+    else if (look === 'disabled') sendPage(ctx, 403, accountDisabledPage());
     else sendPage(ctx, 400, invalidTokenPage(look === 'expired'));
   });
 
@@ -74,6 +75,7 @@ async function confirmFromPage(ctx: Context, services: Services): Promise<void> 
     ctx.set(error.headers);
     if (error.status === 429) sendPage(ctx, 429, tooManyPage(Number(error.headers['Retry-After'] ?? 60)));
     else if (error.code === 'email_taken') sendPage(ctx, 409, emailTakenPage());
+    else if (error.code === 'account_disabled') sendPage(ctx, 403, accountDisabledPage());
     else sendPage(ctx, 400, invalidTokenPage(error.code === 'expired_token'));
   }
 }

@@ -3,6 +3,7 @@
 // the session store caches what it read (server/sessions/store.ts) and is told of every change.
 import type { Knex } from 'knex';
 import type { Database } from '../../db/connection.js';
+import { HttpError } from '../core/errors.js';
 import type { User } from '../contract/api.js';
 
 export interface UserRow {
@@ -16,11 +17,13 @@ export interface UserRow {
   password_hash: string;
   /** When two-factor was turned on; null: off. */
   two_factor_at: number | string | null;
+  /** When an operator disabled the account (`taskmasterd users disable`); null: enabled. */
+  disabled_at: number | string | null;
 }
 
 export type NewUserRow = UserRow & { username_normalized: string; email_normalized: string };
 
-const USER_COLUMNS = ['id', 'username', 'email', 'email_verified_at', 'pending_email', 'created_at', 'updated_at', 'password_hash', 'two_factor_at'];
+const USER_COLUMNS = ['id', 'username', 'email', 'email_verified_at', 'pending_email', 'created_at', 'updated_at', 'password_hash', 'two_factor_at', 'disabled_at'];
 
 type Queryable = Knex | Knex.Transaction;
 
@@ -113,4 +116,72 @@ export async function twoFactorAccounts(db: Database): Promise<number> {
 
 export async function deleteUserRow(trx: Knex.Transaction, userId: string): Promise<void> {
   await trx('users').where('id', userId).delete();
+}
+
+/** True while an operator has the account disabled. */
+export function isDisabled(row: Pick<UserRow, 'disabled_at'>): boolean {
+  return row.disabled_at !== null && row.disabled_at !== undefined;
+}
+
+/** 403 account_disabled: what every way into a disabled account answers (told only to whoever proved the password, or holds its link). */
+export function accountDisabled(): HttpError {
+  return new HttpError(403, 'account_disabled', 'This account is disabled by the operator of this service: it cannot log in until they enable it again. Ask them (see the email the account was sent).');
+}
+
+/** Disabled (`at`) or enabled again (null); how many rows changed (0: no such account, or already so). */
+export function setDisabled(trx: Knex.Transaction, userId: string, at: number | null, now: number): Promise<number> {
+  const query = trx('users').where('id', userId);
+  if (at === null) query.whereNotNull('disabled_at');
+  else query.whereNull('disabled_at');
+  return query.update({ disabled_at: at, updated_at: now });
+}
+
+/**
+ * The account an operator names: by id, by email (it has an @) or by username, each compared as
+ * stored (emails and usernames without regard to case).
+ */
+export async function findUserByHandle(db: Database, handle: string): Promise<UserRow | undefined> {
+  const text = handle.trim();
+  if (text.includes('@')) return findUser(db, { emailKey: text.toLowerCase() });
+  return (
+    (await findUser(db, { id: text })) ??
+    (await db.knex('users').select(USER_COLUMNS).where('username_normalized', text.toLowerCase()).first<UserRow | undefined>())
+  );
+}
+
+export interface UserFilter {
+  /** Part of the username or the email, without regard to case. */
+  query?: string | undefined;
+  unverified?: boolean;
+  disabled?: boolean;
+  limit: number;
+  /** The id of the last account of the previous page. */
+  after?: string | undefined;
+}
+
+/**
+ * A page of accounts, newest first (ties by id), from after the account `after` names; paging by
+ * key, so accounts created meanwhile never shift the pages that follow. undefined when `after`
+ * names no account.
+ */
+export async function listUsers(db: Database, filter: UserFilter): Promise<UserRow[] | undefined> {
+  const query = db.knex('users').select(USER_COLUMNS);
+  if (filter.query) {
+    const pattern = `%${filter.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+    query.where((match) => match.whereRaw("username_normalized LIKE ? ESCAPE '\\'", [pattern]).orWhereRaw("email_normalized LIKE ? ESCAPE '\\'", [pattern]));
+  }
+  if (filter.unverified) query.whereNull('email_verified_at');
+  if (filter.disabled) query.whereNotNull('disabled_at');
+  if (filter.after !== undefined) {
+    const last = await db.knex('users').where('id', filter.after).first('id', 'created_at');
+    if (!last) return undefined;
+    const at = Number(last.created_at);
+    query.where((older) => older.where('created_at', '<', at).orWhere((same) => same.where('created_at', at).where('id', '<', String(last.id))));
+  }
+  return query
+    .orderBy([
+      { column: 'created_at', order: 'desc' },
+      { column: 'id', order: 'desc' },
+    ])
+    .limit(filter.limit);
 }

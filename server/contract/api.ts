@@ -126,6 +126,7 @@ export const ERROR_CODES = [
   'expired_token',
   'invalid_credentials',
   'email_not_verified',
+  'account_disabled',
   'rate_limited',
   'unauthenticated',
   'wrong_password',
@@ -144,13 +145,15 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked' | 'two_factor_enabled' | 'two_factor_disabled' | 'recovery_codes_regenerated' | 'recovery_code_used' | 'code_failed' | 'device_approved';
+export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked' | 'two_factor_enabled' | 'two_factor_disabled' | 'recovery_codes_regenerated' | 'recovery_code_used' | 'code_failed' | 'account_disabled' | 'account_enabled' | 'account_unlocked' | 'verification_resent' | 'device_approved';
 
 export interface AccountEvent {
   type: AccountEventType;
   at: string;
   address: string | null;
   userAgent: string | null;
+  /** Present when the service's operator did it (`taskmasterd users …`), not a request of the account's. */
+  actor?: 'operator';
 }
 
 export interface SessionInfo {

@@ -65,6 +65,9 @@ export const DAEMON_HELP = `taskmasterd — the TaskMaster account daemon
 Usage: taskmasterd [options]                      run the daemon
        taskmasterd migrate [options]              apply pending database migrations, then exit
        taskmasterd --check-mail ADDR [options]    send a test message, then exit
+       taskmasterd users ACTION [ACCOUNT] [options]  find, show, disable, enable, unlock or delete
+                                                  accounts, resend a verification mail
+                                                  (taskmasterd users --help)
 
 Options (each also read from the environment; a flag wins over its variable):
   --port N            PORT                 TCP port; 0 picks a free one      (default 4000)
@@ -102,8 +105,23 @@ On start it applies pending database migrations and prints "listening on http://
 a start that fails (a taken port, an unreachable database) prints why and exits 1.
 SIGTERM or SIGINT stops it cleanly.`;
 
+/** `taskmasterd users ACTION [ACCOUNT] [flags]`, as given: server/operators/command.ts checks it. */
+export interface UsersArgs {
+  /** The words after `users`: the action, then the account. */
+  words: string[];
+  json: boolean;
+  yes: boolean;
+  query: string | undefined;
+  unverified: boolean;
+  disabled: boolean;
+  limit: string | undefined;
+  after: string | undefined;
+}
+
 export type ConfigResult =
   | { kind: 'run' | 'migrate'; config: Config }
+  | { kind: 'users'; config: Config; users: UsersArgs }
+  | { kind: 'users-help' }
   | { kind: 'check-mail'; config: Config; to: string }
   | { kind: 'help' }
   | { kind: 'version' };
@@ -256,36 +274,59 @@ export function parseTrustProxy(text: string | undefined): TrustProxy {
   return { addresses };
 }
 
+const DAEMON_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'database-url': { type: 'string' },
+  'smtp-url': { type: 'string' },
+  'public-url': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'smtp-insecure': { type: 'boolean' },
+  'check-mail': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
+} as const;
+
+/** The flags of `taskmasterd users`, beside the daemon's own (which it reads the same way). */
+const USERS_OPTIONS = {
+  json: { type: 'boolean' },
+  yes: { type: 'boolean', short: 'y' },
+  query: { type: 'string', short: 'q' },
+  unverified: { type: 'boolean' },
+  disabled: { type: 'boolean' },
+  limit: { type: 'string' },
+  after: { type: 'string' },
+} as const;
+
+/** The first word that is not an option or an option's value: the command. */
+function commandWord(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') return argv[i + 1];
+    if (!arg.startsWith('-')) return arg;
+    const name = arg.replace(/^--?/, '');
+    const option = (DAEMON_OPTIONS as Record<string, { type: string }>)[name];
+    if (option?.type === 'string' && !arg.includes('=')) i++;
+  }
+  return undefined;
+}
+
 export function readConfig(argv: string[], env: Record<string, string | undefined>): ConfigResult {
+  const users = commandWord(argv) === 'users';
   let values;
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'database-url': { type: 'string' },
-        'smtp-url': { type: 'string' },
-        'public-url': { type: 'string' },
-        'trust-proxy': { type: 'string' },
-        'smtp-insecure': { type: 'boolean' },
-        'check-mail': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    }));
+    ({ values, positionals } = parseArgs({ args: argv, strict: true, allowPositionals: true, options: users ? { ...DAEMON_OPTIONS, ...USERS_OPTIONS } : DAEMON_OPTIONS }));
   } catch (error) {
     throw new ConfigError((error as Error).message);
   }
+  if (users && values.help) return { kind: 'users-help' };
   if (values.help) return { kind: 'help' };
   if (values.version) return { kind: 'version' };
   const [command, ...extra] = positionals;
-  if (command !== undefined && command !== 'migrate') throw new ConfigError(`unknown command "${command}" (the only command is "migrate")`);
-  if (extra.length > 0) throw new ConfigError(`unexpected argument "${extra[0]}"`);
+  if (command !== undefined && command !== 'migrate' && command !== 'users') throw new ConfigError(`unknown command "${command}" (the commands are "migrate" and "users")`);
+  if (extra.length > 0 && command !== 'users') throw new ConfigError(`unexpected argument "${extra[0]}"`);
   const checkMailTo = values['check-mail']?.trim();
   if (checkMailTo !== undefined) {
     if (command !== undefined) throw new ConfigError('--check-mail runs on its own, not with a command');
@@ -356,5 +397,23 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
     totpKey,
   };
   if (checkMailTo !== undefined) return { kind: 'check-mail', config, to: checkMailTo };
+  if (command === 'users') {
+    const flags = values as Partial<Record<keyof typeof USERS_OPTIONS, string | boolean>>;
+    const text = (value: string | boolean | undefined) => (typeof value === 'string' ? value : undefined);
+    return {
+      kind: 'users',
+      config,
+      users: {
+        words: extra,
+        json: flags.json === true,
+        yes: flags.yes === true,
+        query: text(flags.query),
+        unverified: flags.unverified === true,
+        disabled: flags.disabled === true,
+        limit: text(flags.limit),
+        after: text(flags.after),
+      },
+    };
+  }
   return { kind: command === 'migrate' ? 'migrate' : 'run', config };
 }

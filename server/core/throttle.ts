@@ -104,6 +104,14 @@ export interface LoginAttempt {
   counted?: { pair: number; account: number | undefined } | undefined;
 }
 
+/** A login block in force: on the account (every address), on the account from one address, or on one address (every account). */
+export interface LoginBlock {
+  scope: 'account' | 'account_and_address' | 'address';
+  address: string | null;
+  /** When it ends (epoch milliseconds). */
+  until: number;
+}
+
 export class Throttle {
   private readonly pair: RateLimiterAbstract;
   private readonly pairBlocks: RateLimiterAbstract;
@@ -229,6 +237,43 @@ export class Throttle {
       counted.account !== undefined ? this.account.reward(emailKey, 1) : undefined,
       this.address.reward(address, 1),
     ]);
+  }
+
+  /**
+   * The login blocks in force for the account (by its normalised email) and for `addresses` (those
+   * its failed logins came from): what `taskmasterd users show` lists and `unlock` lifts.
+   */
+  async loginBlocks(emailKey: string, addresses: string[], now = Date.now()): Promise<LoginBlock[]> {
+    const { limits } = this;
+    const blocked = async (limiter: RateLimiterAbstract, key: string, points: number) => {
+      const result = await limiter.get(key);
+      return result && result.consumedPoints > points && result.msBeforeNext > 0 ? now + result.msBeforeNext : undefined;
+    };
+    const found: LoginBlock[] = [];
+    const account = await blocked(this.account, emailKey, limits.loginFailuresPerAccountPerHour);
+    if (account !== undefined) found.push({ scope: 'account', address: null, until: account });
+    for (const address of addresses) {
+      const pair = await blocked(this.pair, `${emailKey}|${address}`, limits.loginFailuresPerAccountAndAddress);
+      if (pair !== undefined) found.push({ scope: 'account_and_address', address, until: pair });
+      const fromAddress = await blocked(this.address, address, limits.loginFailuresPerAddressPerHour);
+      if (fromAddress !== undefined) found.push({ scope: 'address', address, until: fromAddress });
+    }
+    return found;
+  }
+
+  /**
+   * Lifts the account's login blocks and counts, and those of `addresses` with it (the account from
+   * each, the doubling of its next block, and each address's own hourly count): the owner logs in at
+   * once, from where they were locked out. Returns the blocks that were in force.
+   */
+  async unlockLogin(emailKey: string, addresses: string[]): Promise<LoginBlock[]> {
+    const lifted = await this.loginBlocks(emailKey, addresses);
+    await this.account.delete(emailKey);
+    for (const address of addresses) {
+      const pairKey = `${emailKey}|${address}`;
+      await Promise.all([this.pair.delete(pairKey), this.pairBlocks.delete(pairKey), this.address.delete(address)]);
+    }
+    return lifted;
   }
 
   registration(address: string): Promise<void> {

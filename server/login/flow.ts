@@ -8,7 +8,7 @@ import type { ServiceDeps } from '../core/deps.js';
 import { parseBody } from '../core/validation.js';
 import { loginBody } from './schemas.js';
 import { newDeviceToken } from '../core/secrets.js';
-import { findUser, toUser, type UserRow } from '../accounts/users.js';
+import { accountDisabled, findUser, isDisabled, toUser, type UserRow } from '../accounts/users.js';
 import type { LoginAttempt } from '../core/throttle.js';
 import { TotpFactor } from '../two-factor/factor.js';
 import { otpLoginBody } from '../two-factor/schemas.js';
@@ -57,6 +57,12 @@ export class Login {
         else await this.deps.throttle.loginUndecided(attempt);
         throw outcome.refusal;
       }
+      // A disabled account says so once its password is proved (never to a guess, so the answer
+      // tells a stranger nothing), before a code is asked: no factor can open it.
+      if (row && isDisabled(row)) {
+        await this.deps.throttle.loginUndecided(attempt);
+        throw accountDisabled();
+      }
     }
     if (!row) throw invalidCredentials(); // the password factor refused it already
     return this.succeeded(attempt, row, deviceToken, request);
@@ -75,6 +81,11 @@ export class Login {
     const row = await findUser(this.deps.db, { id: await this.twoFactor.challengeAttempt(challenge) });
     if (!row) throw invalidCredentials();
     const attempt = await this.counted(row.email, row, deviceToken, request);
+    // Disabled after the password answered the challenge.
+    if (isDisabled(row)) {
+      await this.deps.throttle.loginUndecided(attempt);
+      throw accountDisabled();
+    }
     if (!(await this.twoFactor.verifyCode(row, code, request))) {
       await this.failed(attempt, row, 'code_failed', request);
       throw invalidCode();

@@ -39,8 +39,8 @@ export const operations: OperationSpec[] = [
     description: 'The link from a reset email: a form for the new password, typed twice. Opening it (GET or HEAD) changes nothing. With `Accept: application/json` it answers whose account the token is for.',
     parameters: [tokenQuery('reset')],
     success: { status: 200, description: 'The form (HTML), or with `Accept: application/json` whose account the token is for.', json: 'ResetTokenInfo', html: true },
-    problems: ['invalid_token'],
-    pages: { 400: 'A page saying the link is unknown, used or expired, and how to ask for a new one.' },
+    problems: ['invalid_token', 'account_disabled'],
+    pages: { 400: 'A page saying the link is unknown, used or expired, and how to ask for a new one.', 403: 'A page saying the operator disabled the account, so the link does nothing.' },
   },
   {
     method: 'post',
@@ -51,7 +51,7 @@ export const operations: OperationSpec[] = [
     description: 'Sets the new password, ends every session of the account, counts the email as verified and sends a notice; no session is created. With the reset page\'s form every answer is a page.',
     body: { json: 'ResetPasswordBody', form: 'ResetPasswordForm' },
     success: { status: 200, description: 'The account with its new password (the form gets a page).', json: 'UserResponse', html: true },
-    problems: ['invalid_token', 'rate_limited'],
-    pages: { 400: 'The form again with what is wrong (the passwords differ, or the new one is weak), or a page saying the link does not work.', 429: 'Too many tokens that did not work from this address: how long to wait.' },
+    problems: ['invalid_token', 'account_disabled', 'rate_limited'],
+    pages: { 400: 'The form again with what is wrong (the passwords differ, or the new one is weak), or a page saying the link does not work.', 403: 'A page saying the operator disabled the account.', 429: 'Too many tokens that did not work from this address: how long to wait.' },
   },
 ];

@@ -12,7 +12,7 @@ import { parseBody } from '../core/validation.js';
 import { changePasswordBody, forgotBody, resetBody } from './schemas.js';
 import { hashPassword, newEmailToken, sha256Hex } from '../core/secrets.js';
 import type { ServiceDeps } from '../core/deps.js';
-import { findUser, setPasswordHash, toUser, type UserRow } from '../accounts/users.js';
+import { accountDisabled, findUser, isDisabled, setPasswordHash, toUser, type UserRow } from '../accounts/users.js';
 import type { Authenticated, SessionStore } from '../sessions/store.js';
 import type { AccessTokens } from '../tokens/store.js';
 import type { PasswordChangeResponse, User } from '../contract/api.js';
@@ -29,6 +29,8 @@ const NOBODY_TO_MAIL = new Error('nobody to mail');
 export interface ResetTarget {
   username: string;
   email: string;
+  /** The operator disabled the account: the link cannot be used until they enable it. */
+  disabled: boolean;
 }
 
 export class Passwords {
@@ -81,7 +83,7 @@ export class Passwords {
   /** The account behind a reset token that would work now, for the page the link opens; changes nothing. */
   async resetTarget(token: string): Promise<ResetTarget | undefined> {
     const found = await this.usableToken(token);
-    return found ? { username: found.user.username, email: found.user.email } : undefined;
+    return found ? { username: found.user.username, email: found.user.email, disabled: isDisabled(found.user) } : undefined;
   }
 
   /**
@@ -100,6 +102,7 @@ export class Passwords {
       throw invalidResetToken();
     }
     const { tokenId, user } = found;
+    if (isDisabled(user)) throw accountDisabled();
     const weak = await passwordProblem(parsed.value.password, { username: user.username, email: user.email });
     if (weak) throw invalidInput({ password: weak });
     const passwordHash = await hashPassword(parsed.value.password, this.deps.bcryptCost);

@@ -4,6 +4,8 @@ import { HttpError } from '../core/errors.js';
 import { sendPage, tooManyPage } from '../core/page.js';
 import { passwordResetPage, resetFormPage, resetLinkInvalidPage } from './pages.js';
 import { invalidResetToken } from './passwords.js';
+import { accountDisabled } from '../accounts/users.js';
+import { accountDisabledPage } from '../accounts/pages.js';
 import type { AcceptedResponse, PasswordChangeResponse, ResetTokenInfo, UserResponse } from '../contract/api.js';
 import { isFormPost, jsonBody, jsonOrFormBody } from '../core/body.js';
 import type { Services } from '../capabilities.js';
@@ -26,8 +28,10 @@ export function passwordRoutes(router: Router, services: Services): void {
     const target = await services.passwords.resetTarget(token);
     if (ctx.accepts('html', 'json') === 'json') {
       if (!target) throw invalidResetToken();
-      ctx.body = target satisfies ResetTokenInfo;
-    } else if (target) sendPage(ctx, 200, resetFormPage({ token: token.trim(), ...target }));
+      if (target.disabled) throw accountDisabled();
+      ctx.body = { username: target.username, email: target.email } satisfies ResetTokenInfo;
+    } else if (target?.disabled) sendPage(ctx, 403, accountDisabledPage());
+    else if (target) sendPage(ctx, 200, resetFormPage({ token: token.trim(), username: target.username, email: target.email }));
     else sendPage(ctx, 400, resetLinkInvalidPage());
   });
 
@@ -49,7 +53,8 @@ async function resetFromPage(ctx: Context, services: Services): Promise<void> {
   const password = typeof fields.password === 'string' ? fields.password : '';
   const again = async (problem: string) => {
     const target = await services.passwords.resetTarget(token);
-    if (target) sendPage(ctx, 400, resetFormPage({ token, ...target, problem }));
+    if (target?.disabled) sendPage(ctx, 403, accountDisabledPage());
+    else if (target) sendPage(ctx, 400, resetFormPage({ token, username: target.username, email: target.email, problem }));
     else sendPage(ctx, 400, resetLinkInvalidPage());
   };
   if (password !== (typeof fields.confirm === 'string' ? fields.confirm : '')) return again('The two passwords do not match. Type the new password twice.');
@@ -60,6 +65,7 @@ async function resetFromPage(ctx: Context, services: Services): Promise<void> {
     if (!(error instanceof HttpError) || error.status >= 500) throw error;
     ctx.set(error.headers);
     if (error.status === 429) sendPage(ctx, 429, tooManyPage(Number(error.headers['Retry-After'] ?? 60)));
+    else if (error.code === 'account_disabled') sendPage(ctx, 403, accountDisabledPage());
     else if (error.code === 'invalid_input') await again(Object.values(error.errors ?? {})[0] ?? error.detail);
     else sendPage(ctx, 400, resetLinkInvalidPage());
   }

@@ -29,7 +29,8 @@ function commonProblems(spec: OperationSpec): ErrorCode[] {
   return [
     ...(spec.body?.json && !spec.oauthErrors ? (['invalid_input', 'malformed_json'] as const) : []),
     ...(spec.body && !spec.oauthErrors ? (['payload_too_large', 'unsupported_media_type'] as const) : []),
-    ...(spec.auth ? (['unauthenticated', 'address_not_allowed'] as const) : []),
+    // A credential of an account the operator disabled is refused (403 account_disabled).
+    ...(spec.auth ? (['unauthenticated', 'address_not_allowed', 'account_disabled'] as const) : []),
     ...(spec.auth === 'session' ? (['session_required'] as const) : []),
     ...(spec.auth && spec.auth !== 'session' && spec.auth !== 'any' ? (['insufficient_scope'] as const) : []),
     'internal_error',

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { recordEvent, storedUserAgent, type RequestInfo } from '../activity/events.js';
 import type { ServiceDeps } from '../core/deps.js';
 import { newSessionToken, sha256Hex } from '../core/secrets.js';
-import { findUser, toUser } from '../accounts/users.js';
+import { accountDisabled, findUser, isDisabled, toUser } from '../accounts/users.js';
 import { SESSION_TOKEN_PREFIX, type SessionInfo, type User } from '../contract/api.js';
 import { CACHE_TTL_MS, CredentialCache } from './cache.js';
 
@@ -47,7 +47,8 @@ const TOKEN_SHAPE = new RegExp(`^${SESSION_TOKEN_PREFIX}[A-Za-z0-9_-]{43}$`);
 
 export class SessionStore {
   private readonly sessions: CredentialCache<CachedSession>;
-  private readonly users: CredentialCache<User>;
+  /** The account and whether an operator disabled it (every credential of a disabled account is refused). */
+  private readonly users: CredentialCache<{ user: User; disabled: boolean }>;
 
   constructor(private readonly deps: ServiceDeps) {
     this.sessions = new CredentialCache(deps.clock, deps.invalidations);
@@ -65,8 +66,7 @@ export class SessionStore {
       await this.revoke(tokenHash);
       throw unauthenticated('This session has expired. Log in again.');
     }
-    const user = await this.userById(session.userId);
-    if (!user) throw unauthenticated('This account no longer exists.');
+    const user = await this.activeUser(session.userId);
     const now = this.deps.clock();
     if (now - session.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
       session.lastUsedAt = now;
@@ -193,11 +193,22 @@ export class SessionStore {
     await this.deps.invalidations.publish(trx, `user:${userId}`);
   }
 
-  /** The account, from the cache when it may answer (for every credential's check). */
-  userById(userId: string): Promise<User | undefined> {
+  /**
+   * The account behind a credential, for every credential's check: 401 when it is gone, 403
+   * account_disabled while an operator has it disabled (disabling ends its credentials too; this
+   * also refuses one that a login racing the disable started).
+   */
+  async activeUser(userId: string): Promise<User> {
+    const cached = await this.cachedUser(userId);
+    if (!cached) throw unauthenticated('This account no longer exists.');
+    if (cached.disabled) throw accountDisabled();
+    return cached.user;
+  }
+
+  private cachedUser(userId: string): Promise<{ user: User; disabled: boolean } | undefined> {
     return this.users.through(userId, async () => {
       const row = await findUser(this.deps.db, { id: userId });
-      return row ? toUser(row) : undefined;
+      return row ? { user: toUser(row), disabled: isDisabled(row) } : undefined;
     });
   }
 

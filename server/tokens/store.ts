@@ -122,8 +122,7 @@ export class AccessTokens {
       }
       cached.lastAllowedAddress = address;
     }
-    const user = await this.sessions.userById(cached.userId);
-    if (!user) throw unauthenticated('This account no longer exists.');
+    const user = await this.sessions.activeUser(cached.userId);
     if (now - cached.lastUsedAt >= LAST_USED_GRANULARITY_MS) {
       cached.lastUsedAt = now;
       // Each daemon caches its own copy: the condition keeps it to one write a minute across all of them.

@@ -9,6 +9,7 @@
 // once. Secrets are encrypted with the operator's key (key.ts, cipher.ts).
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { Database } from '../../db/connection.js';
 import { Secret, TOTP } from 'otpauth';
 import { recordEvent, type RequestInfo } from '../activity/events.js';
 import { findUser, setTwoFactor, type UserRow } from '../accounts/users.js';
@@ -304,3 +305,24 @@ function wrongPassword(): HttpError {
   return new HttpError(403, 'wrong_password', 'The current password is not right.', { currentPassword: 'The current password is not right.' });
 }
 
+
+/** What an operator is shown of an account's two-factor (`taskmasterd users show`): never a secret. */
+export interface TwoFactorState {
+  enabled: boolean;
+  /** An enrolment started and not yet confirmed with a code. */
+  enrolmentPending: boolean;
+  /** Unused recovery codes (0 when two-factor is off). */
+  recoveryCodesLeft: number;
+}
+
+export async function twoFactorState(db: Database, user: Pick<UserRow, 'id' | 'two_factor_at'>): Promise<TwoFactorState> {
+  const [credential, codes] = await Promise.all([
+    db.knex('totp_credentials').where('user_id', user.id).first('confirmed_at'),
+    db.knex('recovery_codes').where('user_id', user.id).whereNull('used_at').count({ n: '*' }).first(),
+  ]);
+  return {
+    enabled: user.two_factor_at !== null,
+    enrolmentPending: credential !== undefined && credential.confirmed_at === null,
+    recoveryCodesLeft: Number(codes?.n ?? 0),
+  };
+}

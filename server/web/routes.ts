@@ -213,6 +213,6 @@ export function webRoutes(router: Router, services: Services): void {
 }
 
 async function showAccount(ctx: Context, services: Services, auth: Authenticated, status: number, extra: { notice?: string | undefined; refused?: { form: AccountForm; state: FormState } }): Promise<void> {
-  const [user, sessions, tokens] = await Promise.all([services.sessions.userById(auth.user.id), services.sessions.list(auth), services.tokens.list(auth.user.id)]);
-  sendWebPage(ctx, status, accountPage(ctx, services, { user: user ?? auth.user, sessions, tokens, now: services.clock(), ...extra }));
+  const [user, sessions, tokens] = await Promise.all([services.sessions.activeUser(auth.user.id), services.sessions.list(auth), services.tokens.list(auth.user.id)]);
+  sendWebPage(ctx, status, accountPage(ctx, services, { user, sessions, tokens, now: services.clock(), ...extra }));
 }
