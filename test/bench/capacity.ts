@@ -292,14 +292,22 @@ const CORES = availableParallelism();
 const PREDICTED_CORES = [2, 4, 8, 16];
 
 /**
- * What the per-core figures predict on a machine of C cores with C daemons, the load generator
- * elsewhere: C × the median per-core figure of the measured counts (everything on the one
- * machine), and C × the daemons' own per-core figure (HAProxy and PostgreSQL on other machines).
+ * What the per-core figures predict on a machine of C cores running C daemons, the load generator
+ * elsewhere: C × the per-core figure measured with one daemon per core here (the median of the
+ * counts when no count equals the cores), everything on the one machine; and C × the daemons' own
+ * per-core figure, for HAProxy and PostgreSQL on machines of their own.
  */
-function predictions(figures: Figure[]): { cores: number; sameMachine: number; daemonsOnly: number }[] {
+function predictions(rows: { daemons: number; figure: Figure }[]): { basis: number | 'median'; perCore: number; daemonsPerCore: number; byCores: { cores: number; sameMachine: number; daemonsOnly: number }[] } {
+  const matching = rows.find((row) => row.daemons === CORES);
+  const figures = matching ? [matching.figure] : rows.map((row) => row.figure);
   const perCore = median(figures.map((figure) => figure.perCore));
   const daemonsPerCore = median(figures.map((figure) => 1000 / figure.cpuMsPerRequest.daemons));
-  return PREDICTED_CORES.map((cores) => ({ cores, sameMachine: cores * perCore, daemonsOnly: cores * daemonsPerCore }));
+  return {
+    basis: matching ? matching.daemons : 'median',
+    perCore,
+    daemonsPerCore,
+    byCores: PREDICTED_CORES.map((cores) => ({ cores, sameMachine: cores * perCore, daemonsOnly: cores * daemonsPerCore })),
+  };
 }
 
 function niceCeiling(value: number): number {
@@ -418,7 +426,7 @@ async function main(): Promise<void> {
   await cleanUp();
 
   const rows = DAEMON_COUNTS.map((count) => ({ daemons: count, me: summary(meRuns.get(count)!), logins: summary(loginRuns.get(count)!) }));
-  const predicted = { me: predictions(rows.map((row) => row.me)), logins: predictions(rows.map((row) => row.logins)) };
+  const predicted = { me: predictions(rows.map((row) => ({ daemons: row.daemons, figure: row.me }))), logins: predictions(rows.map((row) => ({ daemons: row.daemons, figure: row.logins }))) };
 
   const ms = (value: number, digits: number) => value.toFixed(digits);
   const cpu = (figure: Figure, digits: number) =>
@@ -436,16 +444,17 @@ async function main(): Promise<void> {
     '| --- | --- | --- | --- | --- |',
     ...PREDICTED_CORES.map(
       (cores, i) =>
-        `| ${cores} | ${predicted.me[i]!.sameMachine.toFixed(0)} | ${predicted.me[i]!.daemonsOnly.toFixed(0)} | ${predicted.logins[i]!.sameMachine.toFixed(1)} | ${predicted.logins[i]!.daemonsOnly.toFixed(1)} |`,
+        `| ${cores} | ${predicted.me.byCores[i]!.sameMachine.toFixed(0)} | ${predicted.me.byCores[i]!.daemonsOnly.toFixed(0)} | ${predicted.logins.byCores[i]!.sameMachine.toFixed(1)} | ${predicted.logins.byCores[i]!.daemonsOnly.toFixed(1)} |`,
     ),
   ].join('\n');
   const loadNote = `load average ${loadAtStart[0]!.toFixed(2)} at the start, ${loadAtEnd[0]!.toFixed(2)} at the end`;
-  console.log(`\nMeasured (${CORES} cores, ${loadNote}; medians of ${ROUNDS} rounds, ${SECONDS} s /v1/me runs, ${LOGINS_PER_RUN} logins a run):\n\n${table}\n`);
+  console.log(`\nMeasured (${CORES} cores, ${loadNote}; median of ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}, ${SECONDS} s /v1/me runs, ${LOGINS_PER_RUN} logins a run):\n\n${table}\n`);
   console.log(
     `Load generator (autocannon, this process), CPU per request: /v1/me ${rows.map((row) => ms(row.me.loadGeneratorCpuMsPerRequest, 3)).join(', ')} ms; logins ${rows.map((row) => ms(row.logins.loadGeneratorCpuMsPerRequest, 2)).join(', ')} ms (1, 2, 3 daemons)`,
   );
   console.log(`Cores kept busy by daemons, HAProxy and PostgreSQL: /v1/me ${rows.map((row) => row.me.coresUsed.toFixed(2)).join(', ')}; logins ${rows.map((row) => row.logins.coresUsed.toFixed(2)).join(', ')}\n`);
-  console.log(`Predicted from the per-core figures (median of the three counts), load generator elsewhere:\n\n${predictedTable}\n`);
+  const basis = predicted.me.basis === 'median' ? 'the median of the counts' : `${predicted.me.basis} daemons, one per core`;
+  console.log(`Predicted for C cores running C daemons, from the per-core figures measured with ${basis}, load generator elsewhere:\n\n${predictedTable}\n`);
 
   mkdirSync('bench-results', { recursive: true });
   const out = join('bench-results', 'capacity.json');
