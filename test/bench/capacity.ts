@@ -6,8 +6,9 @@
 // Prints a table, writes bench-results/capacity.json and draws docs/capacity.svg from the figures.
 // BENCH_SECONDS sets each /v1/me run (and the number of logins per run, 8 a second of it);
 // BENCH_ROUNDS the rounds (each round measures 1, 2 and 3 daemons in turn, medians are reported).
+// `node --import tsx test/bench/capacity.ts --report bench-results/capacity.json` reports a recorded run again.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import autocannon from 'autocannon';
@@ -267,15 +268,14 @@ interface Figure {
   machineBusy: number;
 }
 
-/** The median of each figure over the rounds. */
+/**
+ * The median of each figure over the rounds; the CPU per request is the round whose total is the
+ * median, whole, so that its parts add up to its total.
+ */
 function summary(runs: Run[]): Figure {
   const of = (figure: (run: Run) => number) => median(runs.map(figure));
-  const cpuMsPerRequest = {
-    daemons: of((run) => run.cpuMsPerRequest.daemons),
-    haproxy: of((run) => run.cpuMsPerRequest.haproxy),
-    postgres: of((run) => run.cpuMsPerRequest.postgres),
-    total: of((run) => run.cpuMsPerRequest.total),
-  };
+  const total = of((run) => run.cpuMsPerRequest.total);
+  const { cpuMsPerRequest } = runs.find((run) => run.cpuMsPerRequest.total === total)!;
   const rate = of((run) => run.rate);
   return {
     rate,
@@ -297,8 +297,8 @@ const PREDICTED_CORES = [2, 4, 8, 16];
  * counts when no count equals the cores), everything on the one machine; and C × the daemons' own
  * per-core figure, for HAProxy and PostgreSQL on machines of their own.
  */
-function predictions(rows: { daemons: number; figure: Figure }[]): { basis: number | 'median'; perCore: number; daemonsPerCore: number; byCores: { cores: number; sameMachine: number; daemonsOnly: number }[] } {
-  const matching = rows.find((row) => row.daemons === CORES);
+function predictions(cores: number, rows: { daemons: number; figure: Figure }[]): { basis: number | 'median'; perCore: number; daemonsPerCore: number; byCores: { cores: number; sameMachine: number; daemonsOnly: number }[] } {
+  const matching = rows.find((row) => row.daemons === cores);
   const figures = matching ? [matching.figure] : rows.map((row) => row.figure);
   const perCore = median(figures.map((figure) => figure.perCore));
   const daemonsPerCore = median(figures.map((figure) => 1000 / figure.cpuMsPerRequest.daemons));
@@ -306,7 +306,7 @@ function predictions(rows: { daemons: number; figure: Figure }[]): { basis: numb
     basis: matching ? matching.daemons : 'median',
     perCore,
     daemonsPerCore,
-    byCores: PREDICTED_CORES.map((cores) => ({ cores, sameMachine: cores * perCore, daemonsOnly: cores * daemonsPerCore })),
+    byCores: PREDICTED_CORES.map((count) => ({ cores: count, sameMachine: count * perCore, daemonsOnly: count * daemonsPerCore })),
   };
 }
 
@@ -319,7 +319,8 @@ function niceCeiling(value: number): number {
 const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 /** The measured curve, drawn by hand: /v1/me on the left axis, logins on the right, daemon count along the bottom. */
-function plot(rows: { daemons: number; me: Figure; logins: Figure }[], caption: string): string {
+function plot(rows: { daemons: number; me: Figure; logins: Figure }[], caption: string, record: Recorded): string {
+  const { cores, settings } = record;
   const width = 720;
   const height = 440;
   const left = 80;
@@ -330,7 +331,7 @@ function plot(rows: { daemons: number; me: Figure; logins: Figure }[], caption: 
   const plotHeight = height - top - bottom;
   const meMax = niceCeiling(Math.max(...rows.map((row) => row.me.rate)) * 1.1);
   const loginMax = niceCeiling(Math.max(...rows.map((row) => row.logins.rate)) * 1.1);
-  const x = (daemons: number) => left + ((daemons - 0.5) / DAEMON_COUNTS.length) * plotWidth;
+  const x = (daemons: number) => left + ((daemons - 0.5) / rows.length) * plotWidth;
   const yMe = (rate: number) => top + plotHeight - (rate / meMax) * plotHeight;
   const yLogin = (rate: number) => top + plotHeight - (rate / loginMax) * plotHeight;
   const blue = '#1f5fbf';
@@ -338,7 +339,7 @@ function plot(rows: { daemons: number; me: Figure; logins: Figure }[], caption: 
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
-    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">taskmasterd behind HAProxy on one PostgreSQL, ${CORES} cores</text>`,
+    `<text x="${width / 2}" y="24" text-anchor="middle" font-size="15" font-weight="bold">taskmasterd behind HAProxy on one PostgreSQL, ${cores} cores</text>`,
     `<text x="${width / 2}" y="42" text-anchor="middle" fill="#555555">${escapeXml(caption)}</text>`,
   ];
   const ticks = 5;
@@ -351,13 +352,13 @@ function plot(rows: { daemons: number; me: Figure; logins: Figure }[], caption: 
   out.push(`<line x1="${left}" y1="${top}" x2="${left}" y2="${top + plotHeight}" stroke="${blue}"/>`);
   out.push(`<line x1="${left + plotWidth}" y1="${top}" x2="${left + plotWidth}" y2="${top + plotHeight}" stroke="${orange}"/>`);
   out.push(`<line x1="${left}" y1="${top + plotHeight}" x2="${left + plotWidth}" y2="${top + plotHeight}" stroke="#333333"/>`);
-  for (const count of DAEMON_COUNTS) {
+  for (const { daemons: count } of rows) {
     out.push(`<line x1="${x(count)}" y1="${top + plotHeight}" x2="${x(count)}" y2="${top + plotHeight + 5}" stroke="#333333"/>`);
     out.push(`<text x="${x(count)}" y="${top + plotHeight + 20}" text-anchor="middle">${count}</text>`);
   }
   out.push(`<text x="${left + plotWidth / 2}" y="${top + plotHeight + 42}" text-anchor="middle">daemons behind HAProxy</text>`);
   out.push(`<text transform="translate(20 ${top + plotHeight / 2}) rotate(-90)" text-anchor="middle" fill="${blue}">GET /v1/me per second</text>`);
-  out.push(`<text transform="translate(${width - 16} ${top + plotHeight / 2}) rotate(90)" text-anchor="middle" fill="${orange}">logins per second (bcrypt cost ${BCRYPT_COST})</text>`);
+  out.push(`<text transform="translate(${width - 16} ${top + plotHeight / 2}) rotate(90)" text-anchor="middle" fill="${orange}">logins per second (bcrypt cost ${settings.bcryptCost})</text>`);
   // Each point's value beside it: above the higher of the two points at that count, below the lower.
   const line = (color: string, points: [number, number, string, boolean][], dash: string) => {
     out.push(`<polyline fill="none" stroke="${color}" stroke-width="2.5"${dash} points="${points.map(([px, py]) => `${px.toFixed(1)},${py.toFixed(1)}`).join(' ')}"/>`);
@@ -370,14 +371,14 @@ function plot(rows: { daemons: number; me: Figure; logins: Figure }[], caption: 
   line(orange, rows.map((row) => [x(row.daemons), yLogin(row.logins.rate), `${row.logins.rate.toFixed(1)}/s`, yLogin(row.logins.rate) < yMe(row.me.rate)]), ' stroke-dasharray="7 4"');
   const legendY = height - 22;
   out.push(`<line x1="${left}" y1="${legendY}" x2="${left + 30}" y2="${legendY}" stroke="${blue}" stroke-width="2.5"/>`);
-  out.push(`<text x="${left + 36}" y="${legendY + 4}">GET /v1/me (left axis, ${ME_CONNECTIONS} connections)</text>`);
+  out.push(`<text x="${left + 36}" y="${legendY + 4}">GET /v1/me (left axis, ${settings.meConnections} connections)</text>`);
   out.push(`<line x1="${left + 330}" y1="${legendY}" x2="${left + 360}" y2="${legendY}" stroke="${orange}" stroke-width="2.5" stroke-dasharray="7 4"/>`);
-  out.push(`<text x="${left + 366}" y="${legendY + 4}">logins (right axis, ${LOGIN_CONNECTIONS} connections)</text>`);
+  out.push(`<text x="${left + 366}" y="${legendY + 4}">logins (right axis, ${settings.loginConnections} connections)</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
 
-async function main(): Promise<void> {
+async function measure(): Promise<Recorded> {
   const loadAtStart = loadavg();
   console.error(`capacity: ${DAEMON_COUNTS.join(', ')} daemons behind HAProxy on one PostgreSQL; ${CORES} cores, load average ${loadAtStart.map((n) => n.toFixed(2)).join(' ')}`);
   postgres = await startPostgres();
@@ -424,9 +425,29 @@ async function main(): Promise<void> {
   }
   const loadAtEnd = loadavg();
   await cleanUp();
+  const settings = { seconds: SECONDS, rounds: ROUNDS, users: USERS, bcryptCost: BCRYPT_COST, meConnections: ME_CONNECTIONS, loginConnections: LOGIN_CONNECTIONS, loginsPerRun: LOGINS_PER_RUN, healthCheckPath: HEALTH_CHECK_PATH };
+  const runs = Object.fromEntries(DAEMON_COUNTS.map((count) => [count, { me: meRuns.get(count)!, logins: loginRuns.get(count)! }]));
+  return { date: new Date().toISOString(), node: process.version, cores: CORES, loadAverage: { start: loadAtStart, end: loadAtEnd }, settings, runs };
+}
 
-  const rows = DAEMON_COUNTS.map((count) => ({ daemons: count, me: summary(meRuns.get(count)!), logins: summary(loginRuns.get(count)!) }));
-  const predicted = { me: predictions(rows.map((row) => ({ daemons: row.daemons, figure: row.me }))), logins: predictions(rows.map((row) => ({ daemons: row.daemons, figure: row.logins }))) };
+/** What one run of the bench recorded: enough to compute every figure again (`--report`). */
+interface Recorded {
+  date: string;
+  node: string;
+  cores: number;
+  loadAverage: { start: number[]; end: number[] };
+  settings: { seconds: number; rounds: number; users: number; bcryptCost: number; meConnections: number; loginConnections: number; loginsPerRun: number; healthCheckPath: string };
+  runs: Record<string, { me: Run[]; logins: Run[] }>;
+}
+
+/** The table on stdout, bench-results/capacity.json and docs/capacity.svg, from what a run recorded. */
+function report(record: Recorded): void {
+  const { cores, settings, loadAverage } = record;
+  const rows = Object.entries(record.runs).map(([count, runs]) => ({ daemons: Number(count), me: summary(runs.me), logins: summary(runs.logins) }));
+  const predicted = {
+    me: predictions(cores, rows.map((row) => ({ daemons: row.daemons, figure: row.me }))),
+    logins: predictions(cores, rows.map((row) => ({ daemons: row.daemons, figure: row.logins }))),
+  };
 
   const ms = (value: number, digits: number) => value.toFixed(digits);
   const cpu = (figure: Figure, digits: number) =>
@@ -443,14 +464,16 @@ async function main(): Promise<void> {
     '| cores (as many daemons) | GET /v1/me /s, all on one machine | GET /v1/me /s, daemons only | logins /s, all on one machine | logins /s, daemons only |',
     '| --- | --- | --- | --- | --- |',
     ...PREDICTED_CORES.map(
-      (cores, i) =>
-        `| ${cores} | ${predicted.me.byCores[i]!.sameMachine.toFixed(0)} | ${predicted.me.byCores[i]!.daemonsOnly.toFixed(0)} | ${predicted.logins.byCores[i]!.sameMachine.toFixed(1)} | ${predicted.logins.byCores[i]!.daemonsOnly.toFixed(1)} |`,
+      (count, i) =>
+        `| ${count} | ${predicted.me.byCores[i]!.sameMachine.toFixed(0)} | ${predicted.me.byCores[i]!.daemonsOnly.toFixed(0)} | ${predicted.logins.byCores[i]!.sameMachine.toFixed(1)} | ${predicted.logins.byCores[i]!.daemonsOnly.toFixed(1)} |`,
     ),
   ].join('\n');
-  const loadNote = `load average ${loadAtStart[0]!.toFixed(2)} at the start, ${loadAtEnd[0]!.toFixed(2)} at the end`;
-  console.log(`\nMeasured (${CORES} cores, ${loadNote}; median of ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}, ${SECONDS} s /v1/me runs, ${LOGINS_PER_RUN} logins a run):\n\n${table}\n`);
+  const rounds = `median of ${settings.rounds} round${settings.rounds === 1 ? '' : 's'}`;
+  const loadNote = `load average ${loadAverage.start[0]!.toFixed(2)} at the start, ${loadAverage.end[0]!.toFixed(2)} at the end`;
+  const counts = rows.map((row) => row.daemons).join(', ');
+  console.log(`\nMeasured ${record.date} (${cores} cores, ${loadNote}; ${rounds}, ${settings.seconds} s /v1/me runs, ${settings.loginsPerRun} logins a run):\n\n${table}\n`);
   console.log(
-    `Load generator (autocannon, this process), CPU per request: /v1/me ${rows.map((row) => ms(row.me.loadGeneratorCpuMsPerRequest, 3)).join(', ')} ms; logins ${rows.map((row) => ms(row.logins.loadGeneratorCpuMsPerRequest, 2)).join(', ')} ms (1, 2, 3 daemons)`,
+    `Load generator (autocannon, the bench's process), CPU per request: /v1/me ${rows.map((row) => ms(row.me.loadGeneratorCpuMsPerRequest, 3)).join(', ')} ms; logins ${rows.map((row) => ms(row.logins.loadGeneratorCpuMsPerRequest, 2)).join(', ')} ms (${counts} daemons)`,
   );
   console.log(`Cores kept busy by daemons, HAProxy and PostgreSQL: /v1/me ${rows.map((row) => row.me.coresUsed.toFixed(2)).join(', ')}; logins ${rows.map((row) => row.logins.coresUsed.toFixed(2)).join(', ')}\n`);
   const basis = predicted.me.basis === 'median' ? 'the median of the counts' : `${predicted.me.basis} daemons, one per core`;
@@ -458,20 +481,26 @@ async function main(): Promise<void> {
 
   mkdirSync('bench-results', { recursive: true });
   const out = join('bench-results', 'capacity.json');
-  const settings = { seconds: SECONDS, rounds: ROUNDS, users: USERS, bcryptCost: BCRYPT_COST, meConnections: ME_CONNECTIONS, loginConnections: LOGIN_CONNECTIONS, loginsPerRun: LOGINS_PER_RUN, healthCheckPath: HEALTH_CHECK_PATH };
-  const runs = Object.fromEntries(DAEMON_COUNTS.map((count) => [count, { me: meRuns.get(count), logins: loginRuns.get(count) }]));
-  writeFileSync(out, `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: CORES, loadAverage: { start: loadAtStart, end: loadAtEnd }, settings, rows, predicted, runs }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ ...record, rows, predicted }, null, 2)}\n`);
   mkdirSync('docs', { recursive: true });
   const svg = join('docs', 'capacity.svg');
   // A load average above the core count means other processes shared the cores: the plot says so.
-  const busy = loadAtStart[0]! >= CORES ? ' (a busy shared machine)' : '';
-  writeFileSync(svg, plot(rows, `measured ${new Date().toISOString().slice(0, 10)}, median of ${ROUNDS} round${ROUNDS === 1 ? '' : 's'}, ${loadNote}${busy}`));
+  const busy = loadAverage.start[0]! >= cores ? ' (a busy shared machine)' : '';
+  writeFileSync(svg, plot(rows, `measured ${record.date.slice(0, 10)}, ${rounds}, ${loadNote}${busy}`, record));
   console.error(`figures written to ${out}, plot to ${svg}`);
 }
 
-try {
-  await main();
-} finally {
-  await cleanUp();
+// `capacity.ts --report FILE` computes the figures, the table and the plot again from a recorded
+// run (its JSON), starting nothing: for a change to the report without measuring again.
+const [flag, recorded] = process.argv.slice(2);
+if (flag === '--report') {
+  if (!recorded) throw new Error('--report needs the JSON of a run, such as bench-results/capacity.json');
+  report(JSON.parse(readFileSync(recorded, 'utf8')) as Recorded);
+} else {
+  try {
+    report(await measure());
+  } finally {
+    await cleanUp();
+  }
 }
 process.exit(0);
