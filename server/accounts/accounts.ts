@@ -69,6 +69,7 @@ export class Accounts {
       if (usernameTaken || emailTaken) throw conflict(usernameTaken, emailTaken);
       throw error;
     }
+    this.deps.metrics?.registration();
     this.deps.mailQueued();
     return toUser(row);
   }
@@ -81,6 +82,7 @@ export class Accounts {
       return await this.useToken(parsed.value.token, { address, userAgent });
     } catch (error) {
       if (error instanceof HttpError && (error.code === 'invalid_token' || error.code === 'expired_token')) {
+        this.deps.metrics?.tokenRefused('email_verification');
         await this.deps.throttle.verifyFailed(address);
       }
       throw error;

@@ -38,6 +38,7 @@ export const PROBLEM_TYPES: Readonly<Record<ErrorCode, ProblemType>> = {
   no_enrolment: { title: 'No enrolment pending', status: 409, description: 'There is no two-factor enrolment waiting for a code: start one with `POST /v1/me/2fa/totp`.' },
   address_not_allowed: { title: 'Address not allowed', status: 403, description: 'The access token is restricted to address ranges (`allowedCidrs`) that do not include the address this request came from.' },
   service_unavailable: { title: 'Service unavailable', status: 503, description: 'The service cannot reach its database right now. Try again shortly; `Retry-After` says when.' },
+  not_ready: { title: 'Not ready', status: 503, description: 'This daemon should get no traffic now (`GET /readyz`): its database does not answer, lacks migrations (run `taskmasterd migrate`), or, on PostgreSQL, its LISTEN connection for cache invalidations is down. `reasons` lists which; a load balancer sends requests to the other daemons until it is ready again.' },
   internal_error: { title: 'Internal error', status: 500, description: 'Something went wrong on the server. Nothing about it is shown here; the server log has a line for it. Try again.' },
 };
 
@@ -49,7 +50,7 @@ export class HttpError extends Error {
     readonly errors?: Record<string, string>,
     readonly headers: Record<string, string> = {},
     /** Members the problem carries beside the standard ones (RFC 9457 extensions), like a login `challenge`. */
-    readonly extensions: Record<string, string> = {},
+    readonly extensions: Record<string, string | string[]> = {},
   ) {
     super(detail);
     this.name = 'HttpError';
