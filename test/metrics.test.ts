@@ -102,7 +102,7 @@ forEachDatabase((test, db) => {
 
   test('the counters move as the actions happen, by route pattern and result, and no label names a user, an address or a token', async (t) => {
     // PostgreSQL daemons need the operator's key for two-factor (on SQLite one is made in the data folder).
-    const totpKey = db.dialect === 'postgres' ? { TOTP_ENCRYPTION_KEY: randomBytes(32).toString('hex') } : {};
+    const totpKey: Record<string, string> = db.dialect === 'postgres' ? { TOTP_ENCRYPTION_KEY: randomBytes(32).toString('hex') } : {};
     const td = await metricsDaemon({ ...(await db.env()), ...totpKey }, { limits: { loginFailuresPerAccountAndAddress: 3 } });
     t.teardown(() => td.close());
     let before = await families(td);

@@ -142,26 +142,26 @@ export class Metrics {
       (depth ??= withTimeout(outboxDepth(), outboxTimeoutMs)
         .catch(() => undefined)
         .finally(() => (depth = undefined)));
-    new Gauge({
-      name: 'taskmaster_mail_outbox_depth',
-      help: 'Mails waiting in the outbox (not sent, not given up), for every daemon on this database; absent when the database did not answer.',
-      registers,
-      async collect(this: Gauge) {
+    // Gauges left out of the scrape (not 0) when the database did not answer: prom-client's own
+    // Gauge always writes a value, so these two are collectors of their own.
+    const outboxGauge = (name: string, help: string, value: (read: OutboxDepth) => number) => ({
+      name,
+      help,
+      type: 'gauge' as const,
+      aggregator: 'max' as const,
+      get: async () => {
         const read = await readDepth();
-        this.reset();
-        if (read) this.set(read.pending);
+        return { name, help, type: 'gauge' as const, aggregator: 'max' as const, values: read ? [{ value: value(read), labels: {} }] : [] };
       },
     });
-    new Gauge({
-      name: 'taskmaster_mail_outbox_oldest_age_seconds',
-      help: 'How long the oldest waiting mail has been in the outbox; 0 when none waits.',
-      registers,
-      async collect(this: Gauge) {
-        const read = await readDepth();
-        this.reset();
-        if (read) this.set(read.oldestQueuedAt === undefined ? 0 : Math.max(0, (clock() - read.oldestQueuedAt) / 1000));
-      },
-    });
+    this.registry.registerMetric(
+      outboxGauge('taskmaster_mail_outbox_depth', 'Mails waiting in the outbox (not sent, not given up), for every daemon on this database; absent when the database did not answer.', (read) => read.pending) as unknown as Metric,
+    );
+    this.registry.registerMetric(
+      outboxGauge('taskmaster_mail_outbox_oldest_age_seconds', 'How long the oldest waiting mail has been in the outbox; 0 when none waits; absent when the database did not answer.', (read) =>
+        read.oldestQueuedAt === undefined ? 0 : Math.max(0, (clock() - read.oldestQueuedAt) / 1000),
+      ) as unknown as Metric,
+    );
     new Gauge({ name: 'taskmaster_build_info', help: 'Always 1; the version of taskmasterd in its label.', labelNames: ['version'], registers }).set({ version: packageVersion() }, 1);
   }
 
