@@ -3,7 +3,7 @@
 // moving as a user and an attacker act on a real daemon; no label that names a person; and the
 // listener off unless asked for, and never on the API's port.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, readlink, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ import { api } from './helpers/http.js';
 import { TASKMASTERD_BIN, baseEnv, runProcess, spawnDaemon } from './helpers/cli.js';
 import { STRONG_PASSWORD, activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
 import { forEachDatabase } from './helpers/databases.js';
-import { PROMTOOL, has, histogramCountOf, labelValues, promtoolCheck, scrape, seriesOf, valueOf } from './helpers/prometheus.js';
+import { PROMTOOL, has, histogramCountOf, promtoolCheckRules, labelValues, promtoolCheck, scrape, seriesOf, valueOf } from './helpers/prometheus.js';
 import { MAIL_WAIT_MS, startSmtp } from './helpers/smtp.js';
 import { wrongCode } from './helpers/totp.js';
 import { enableTwoFactor, login } from './helpers/two-factor.js';
@@ -288,4 +288,27 @@ test('a metrics port already taken stops the start with a message naming METRICS
   t.is(started.code, 1);
   t.regex(started.stderr, new RegExp(`METRICS_PORT ${port} is in use`));
   t.deepEqual(await readdir(dataDir), [], 'no database was made');
+});
+
+test(`the Grafana dashboard (docs/grafana-dashboard.json) asks only for metrics the daemon serves${PROMTOOL ? ', in PromQL promtool accepts' : ' (promtool is not installed here: its PromQL was NOT checked)'}`, async (t) => {
+  const dashboard = JSON.parse(await readFile(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as { panels: { type: string; title: string; targets?: { expr: string }[] }[] };
+  const queries = dashboard.panels.flatMap((panel) => (panel.targets ?? []).map((target) => ({ panel: panel.title, expr: target.expr })));
+  t.true(queries.length >= 10);
+  const td = await metricsDaemon({});
+  t.teardown(() => td.close());
+  await activeAccount(td);
+  const served = new Set((await families(td)).flatMap((family) => (family.type === 'HISTOGRAM' ? [`${family.name}_bucket`, `${family.name}_sum`, `${family.name}_count`] : [family.name])));
+  for (const { panel, expr } of queries) {
+    for (const name of expr.match(/\b(?:taskmaster|process|nodejs)_[a-z_]+\b/g) ?? []) t.true(served.has(name), `"${panel}" asks for ${name}, which /metrics serves`);
+  }
+  // Grafana's variables, as it would fill them in, then each query as a recording rule.
+  const promql = queries.map(({ expr }) => expr.replaceAll('$__rate_interval', '5m').replaceAll('$job', '.*').replaceAll('$instance', '.*'));
+  if (!PROMTOOL) return void t.log('promtool is not installed (Debian package `prometheus`): the PromQL of the dashboard was NOT checked');
+  const rulesDir = await mkdtemp(join(tmpdir(), 'taskmaster-rules-'));
+  t.teardown(() => rm(rulesDir, { recursive: true, force: true }));
+  const rulesFile = join(rulesDir, 'dashboard.rules.yml');
+  await writeFile(rulesFile, `groups:\n  - name: dashboard\n    rules:\n${promql.map((expr, i) => `      - record: dashboard:query${i}\n        expr: ${JSON.stringify(expr)}\n`).join('')}`);
+  const checked = promtoolCheckRules(rulesFile);
+  t.is(checked.code, 0, checked.output);
+  t.regex(checked.output, new RegExp(`SUCCESS: ${promql.length} rules found`));
 });

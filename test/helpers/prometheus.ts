@@ -74,3 +74,9 @@ export function promtoolCheck(text: string): { code: number | null; output: stri
   const run = spawnSync(PROMTOOL ?? 'promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
   return { code: run.status, output: `${run.stdout}${run.stderr}` };
 }
+
+/** `promtool check rules FILE`: whether every expression in it is valid PromQL. */
+export function promtoolCheckRules(file: string): { code: number | null; output: string } {
+  const run = spawnSync(PROMTOOL ?? 'promtool', ['check', 'rules', file], { encoding: 'utf8' });
+  return { code: run.status, output: `${run.stdout}${run.stderr}` };
+}
