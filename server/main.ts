@@ -25,7 +25,7 @@ import { TwoFactor } from './two-factor/store.js';
 import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './core/throttle.js';
 import { packageVersion } from './core/version.js';
 import { outboxDepth } from './mail/outbox.js';
-import { Metrics } from './metrics/metrics.js';
+import { createMetrics } from './metrics/metrics.js';
 import { listeningUrl, metricsServer } from './metrics/listener.js';
 
 /** What tests and benchmarks may replace; the defaults are what production runs. */
@@ -112,7 +112,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
 
   const clock = options.clock ?? Date.now;
   // Only with METRICS_PORT: otherwise nothing is counted (and nothing listens).
-  const metrics = config.metricsPort === undefined ? undefined : new Metrics({ clock, outboxDepth: () => outboxDepth(db) });
+  const metrics = config.metricsPort === undefined ? undefined : await createMetrics({ clock, outboxDepth: () => outboxDepth(db) });
   let publicUrl = config.publicUrl ?? '';
   let sender: MailSender | undefined;
   const invalidations = openInvalidationChannel(db, (error) => log.warn({ err: { message: error.message } }, 'cache invalidation channel lost; serving without the cache until it is back'));

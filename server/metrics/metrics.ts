@@ -1,14 +1,14 @@
 // The daemon's Prometheus metrics: one Registry per daemon (never prom-client's global one, so
 // several daemons in one process, as in the tests, keep their counts apart), Node's default
 // process metrics beside ours, and the functions the capabilities call as things happen. Built
-// only when METRICS_PORT is set; otherwise `deps.metrics` is undefined and every call site is one
-// skipped `?.`. State: in this daemon's memory only; each daemon of several reports its own counts
+// only when METRICS_PORT is set (createMetrics loads prom-client then, ~40 ms, and not otherwise);
+// otherwise `deps.metrics` is undefined and every call site is one skipped `?.`. State: in this daemon's memory only; each daemon of several reports its own counts
 // (sum them in Prometheus), except the outbox gauges, read from the shared database (take the max).
 //
 // No label carries a user id, an email, an address or a token: every label value is one of a
 // fixed set written in this file or in the code that calls it (route patterns, result names, mail
 // kinds, cache names).
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import type { Counter, Metric, Registry } from 'prom-client';
 import { HttpError } from '../core/errors.js';
 import { packageVersion } from '../core/version.js';
 import { RequestMetrics } from './requests.js';
@@ -82,8 +82,13 @@ export interface MetricsOptions {
   outboxTimeoutMs?: number;
 }
 
+/** The metrics, with prom-client loaded now (only a daemon with METRICS_PORT pays for loading it). */
+export async function createMetrics(options: MetricsOptions): Promise<Metrics> {
+  return new Metrics(await import('prom-client'), options);
+}
+
 export class Metrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   /** The request frame's (server/app.ts). */
   readonly requests = new RequestMetrics();
   private readonly logins: Counter<'result'>;
@@ -96,7 +101,9 @@ export class Metrics {
   private readonly mailsFailed: Counter<'kind'>;
   private readonly caches = new Map<CacheName, CacheStats>();
 
-  constructor(options: MetricsOptions) {
+  constructor(prom: typeof import('prom-client'), options: MetricsOptions) {
+    const { Counter, Gauge, Registry, collectDefaultMetrics } = prom;
+    this.registry = new Registry();
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
     // prom-client also adds these gauges, named like counters (promtool's lint refuses them); each is
