@@ -97,6 +97,18 @@ export async function migrateToLatest(db: Database): Promise<string[]> {
   }
 }
 
+/**
+ * The migrations this build has that the database has not applied, read from knex's own table
+ * without touching it (knex's migrate.list would create the table on an empty database). Rejects
+ * when the database does not answer; every migration is pending when the table is missing.
+ */
+export async function pendingMigrations(db: Database): Promise<string[]> {
+  const known = await migrationSource.getMigrations([]);
+  if (!(await db.knex.schema.hasTable('knex_migrations'))) return known;
+  const applied = new Set((await db.knex('knex_migrations').select('name')).map((row: { name: string }) => String(row.name)));
+  return known.filter((name) => !applied.has(name));
+}
+
 /** True when `error` is a unique-constraint violation on a column whose name contains `column`. */
 export function isUniqueViolation(db: Database, error: unknown, column: string): boolean {
   if (!error || typeof error !== 'object') return false;

@@ -8,6 +8,7 @@ import type { TrustProxy } from './core/config.js';
 import { notFound, renderProblem } from './core/errors.js';
 import { routes, type Routes } from './core/routing.js';
 import { CAPABILITIES, type Services } from './capabilities.js';
+import type { RequestMetrics } from './metrics/requests.js';
 
 /**
  * The frame of every request, in one middleware that also routes (each layer costs throughput on
@@ -16,9 +17,10 @@ import { CAPABILITIES, type Services } from './capabilities.js';
  *   cached or sniffed (the HTML pages add their own framing and referrer rules);
  * - refusals rendered as RFC 9457 problem+json, in this one place;
  * - one structured log line (the path only: a query string may hold a token);
- * - the client address: the socket's, or with TRUST_PROXY the one the trusted proxies report.
+ * - the client address: the socket's, or with TRUST_PROXY the one the trusted proxies report;
+ * - with metrics on, the request's count and duration by route pattern (server/metrics/requests.ts).
  */
-function requestFrame(log: Logger, trustProxy: TrustProxy, route: Routes) {
+function requestFrame(log: Logger, trustProxy: TrustProxy, route: Routes, requests: RequestMetrics | undefined) {
   const trust = trustProxyFunction(trustProxy);
   const frame = async function frame(ctx: Context, next: Next): Promise<void> {
     const started = performance.now();
@@ -31,7 +33,10 @@ function requestFrame(log: Logger, trustProxy: TrustProxy, route: Routes) {
     } catch (caught) {
       renderProblem(ctx, caught, log);
     }
-    log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round((performance.now() - started) * 10) / 10 }, 'request');
+    const ms = performance.now() - started;
+    // By the route's pattern (/v1/sessions/:id), which the router set; never the path itself.
+    requests?.observe(ctx.method, (ctx as { _matchedRoute?: string })._matchedRoute, ctx.status, ms / 1000);
+    log.info({ method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(ms * 10) / 10 }, 'request');
   };
   // As @koa/router's own middleware does: the routes can be read from the app (test/openapi.test.ts).
   return Object.assign(frame, { router: route.router });
@@ -49,6 +54,6 @@ export function createApp(services: Services, log: Logger, trustProxy: TrustProx
   app.silent = true; // errors are logged by requestFrame, without stacks
   const router = new Router();
   for (const capability of CAPABILITIES) capability.mount(router, services);
-  app.use(requestFrame(log, trustProxy, routes(router)));
+  app.use(requestFrame(log, trustProxy, routes(router), services.metrics?.requests));
   return app;
 }

@@ -3,6 +3,8 @@
 // folder with its routes, logic, schemas and operations, and one line here.
 import type Router from '@koa/router';
 import type { Database } from '../db/connection.js';
+import type { InvalidationChannel } from '../db/channel.js';
+import type { Metrics } from './metrics/metrics.js';
 import type { AccountDeletion } from './accounts/deletion.js';
 import type { Accounts } from './accounts/accounts.js';
 import { accountRoutes } from './accounts/routes.js';
@@ -50,6 +52,10 @@ export interface Services {
   clock: () => number;
   /** PUBLIC_URL, or the bound address when none was given. */
   publicUrl: () => string;
+  /** Whether the cache invalidation channel listens (PostgreSQL's LISTEN connection), for /readyz. */
+  invalidations: Pick<InvalidationChannel, 'live'>;
+  /** The Prometheus metrics when METRICS_PORT is set (the request frame and the token check count into them). */
+  metrics?: Metrics | undefined;
 }
 
 export interface Capability {

@@ -26,6 +26,9 @@ import { TotpKeyError, resolveTotpKey } from './two-factor/key.js';
 import { TwoFactor } from './two-factor/store.js';
 import { DEFAULT_LIMITS, Throttle, type ThrottleLimits } from './core/throttle.js';
 import { packageVersion } from './core/version.js';
+import { outboxDepth } from './mail/outbox.js';
+import { createMetrics } from './metrics/metrics.js';
+import { listeningUrl, metricsServer } from './metrics/listener.js';
 
 /** What tests and benchmarks may replace; the defaults are what production runs. */
 export interface StartOptions {
@@ -42,6 +45,8 @@ export interface StartOptions {
 export interface Daemon {
   url: string;
   port: number;
+  /** http://METRICS_HOST:port/metrics when METRICS_PORT is set; undefined: no metrics listener. */
+  metricsUrl: string | undefined;
   db: Database;
   log: Logger;
   /** The timed jobs, to run now (tests move the clock instead of waiting). */
@@ -78,6 +83,15 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     }
     await new Promise<void>((resolve) => probe.close(() => resolve()));
   }
+  if (config.metricsPort) {
+    const probe = createServer();
+    try {
+      await listen(probe, config.metricsPort, config.metricsHost);
+    } catch (error) {
+      throw new StartError(metricsListenFailure(error as NodeJS.ErrnoException, config));
+    }
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+  }
 
   // Loads beside the database's start; awaited before listening.
   const estimatorReady = warmPasswordCheck();
@@ -99,6 +113,8 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   }
 
   const clock = options.clock ?? Date.now;
+  // Only with METRICS_PORT: otherwise nothing is counted (and nothing listens).
+  const metrics = config.metricsPort === undefined ? undefined : await createMetrics({ clock, outboxDepth: () => outboxDepth(db) });
   let publicUrl = config.publicUrl ?? '';
   let sender: MailSender | undefined;
   const invalidations = openInvalidationChannel(db, (error) => log.warn({ err: { message: error.message } }, 'cache invalidation channel lost; serving without the cache until it is back'));
@@ -111,9 +127,10 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     /** SUPPORT_EMAIL, for the security notices that name it (only when set). */
     supportEmail: config.supportEmail,
     mailQueued: () => sender?.kick(),
-    throttle: new Throttle(db, { ...DEFAULT_LIMITS, ...options.limits }),
+    throttle: new Throttle(db, { ...DEFAULT_LIMITS, ...options.limits }, metrics && ((scope) => metrics.block(scope))),
     invalidations,
     log,
+    metrics,
   };
   let totpKey: Buffer | undefined;
   try {
@@ -141,10 +158,11 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
     giveUpAfterMs: options.mailRetry?.giveUpAfterMs,
     leaseMs: options.mailLease?.leaseMs,
     pollMs: options.mailLease?.pollMs,
+    metrics,
   });
 
   await estimatorReady;
-  const app = createApp({ accounts, login, passwords, sessions, tokens, twoFactor, accountDeletion, device, db, clock, publicUrl: deps.publicUrl }, log, config.trustProxy);
+  const app = createApp({ accounts, login, passwords, sessions, tokens, twoFactor, accountDeletion, device, db, clock, publicUrl: deps.publicUrl, invalidations, metrics }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {
@@ -157,6 +175,20 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
+  const metricsListener = metrics && metricsServer(metrics, log);
+  let metricsUrl: string | undefined;
+  if (metricsListener) {
+    try {
+      await listen(metricsListener, config.metricsPort!, config.metricsHost);
+    } catch (error) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await invalidations.close().catch(() => undefined);
+      await closeWithin(db, 1_000);
+      throw new StartError(metricsListenFailure(error as NodeJS.ErrnoException, config));
+    }
+    metricsUrl = `${listeningUrl(metricsListener, config.metricsHost).url}/metrics`;
+    log.info({ metricsUrl }, `metrics at ${metricsUrl}`);
+  }
   publicUrl = config.publicUrl ?? url;
   sender.start();
   // Hourly: expired sessions, device codes and events past their 90 days.
@@ -175,6 +207,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   return {
     url,
     port,
+    metricsUrl,
     db,
     log,
     jobs: { noticeExpiringTokens: () => tokens.noticeExpiring() },
@@ -186,7 +219,10 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
         // Stop accepting, let requests in flight finish, drop idle keep-alive sockets.
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         server.closeIdleConnections();
+        const metricsClosed = metricsListener && new Promise<void>((resolve) => metricsListener.close(() => resolve()));
+        metricsListener?.closeIdleConnections();
         await closed;
+        await metricsClosed;
         // The pass in flight ends, then every kept SMTP connection says QUIT (bounded: a few seconds).
         await sender?.stop();
         await invalidations.close();
@@ -253,6 +289,13 @@ function checkSmtpInBackground(transport: MailTransport, config: Config, log: Lo
       );
     },
   );
+}
+
+function metricsListenFailure(error: NodeJS.ErrnoException, config: Config): string {
+  if (error.code === 'EADDRINUSE') return `METRICS_PORT ${config.metricsPort} is in use; pick another with --metrics-port or METRICS_PORT`;
+  if (error.code === 'EACCES') return `no permission to listen on METRICS_PORT ${config.metricsPort} (ports below 1024 need privileges); pick another`;
+  if (error.code === 'EADDRNOTAVAIL' || error.code === 'ENOTFOUND') return `${config.metricsHost} is not an address of this machine; pick another with --metrics-host or METRICS_HOST`;
+  return `cannot listen on ${config.metricsHost}:${config.metricsPort} for the metrics: ${error.message}`;
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

@@ -70,6 +70,7 @@ export class Accounts {
       if (usernameTaken || emailTaken) throw conflict(usernameTaken, emailTaken);
       throw error;
     }
+    this.deps.metrics?.registration();
     this.deps.mailQueued();
     return toUser(row);
   }
@@ -82,6 +83,7 @@ export class Accounts {
       return await this.useToken(parsed.value.token, { address, userAgent });
     } catch (error) {
       if (error instanceof HttpError && (error.code === 'invalid_token' || error.code === 'expired_token')) {
+        this.deps.metrics?.tokenRefused('email_verification');
         await this.deps.throttle.verifyFailed(address);
       }
       throw error;

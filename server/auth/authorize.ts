@@ -20,7 +20,7 @@ export interface Caller {
   accessToken?: AccessTokenCredential;
 }
 
-type Stores = Pick<Services, 'sessions' | 'tokens'>;
+type Stores = Pick<Services, 'sessions' | 'tokens' | 'metrics'>;
 
 function unauthenticated(detail: string): HttpError {
   return new HttpError(401, 'unauthenticated', detail, undefined, { 'WWW-Authenticate': 'Bearer' });
@@ -32,12 +32,18 @@ export async function callerOf(ctx: Context, stores: Stores): Promise<Caller> {
   const token = /^Bearer +(\S+) *$/i.exec(ctx.get('Authorization'))?.[1];
   if (!token) throw unauthenticated('Log in first: send Authorization: Bearer <token>.');
   let caller: Caller;
-  if (token.startsWith(ACCESS_TOKEN_PREFIX)) {
-    const { user, credential } = await stores.tokens.authenticate(token, ctx.ip);
-    caller = { user, tokenHash: credential.tokenHash, accessToken: credential };
-  } else {
-    const session = await stores.sessions.authenticate(token);
-    caller = { user: session.user, tokenHash: session.tokenHash, session };
+  try {
+    if (token.startsWith(ACCESS_TOKEN_PREFIX)) {
+      const { user, credential } = await stores.tokens.authenticate(token, ctx.ip);
+      caller = { user, tokenHash: credential.tokenHash, accessToken: credential };
+    } else {
+      const session = await stores.sessions.authenticate(token);
+      caller = { user: session.user, tokenHash: session.tokenHash, session };
+    }
+  } catch (error) {
+    // A refusal of the token itself (401, or 403 from outside its address ranges), not a database outage.
+    if (error instanceof HttpError && error.status < 500) stores.metrics?.tokenRefused(token.startsWith(ACCESS_TOKEN_PREFIX) ? 'access_token' : 'session');
+    throw error;
   }
   ctx.state.caller = caller;
   return caller;

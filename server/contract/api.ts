@@ -110,6 +110,8 @@ export interface Problem {
   errors?: Record<string, string>;
   /** With `otp_required` at login: finish at `POST /v1/sessions/otp`. */
   challenge?: string;
+  /** With `not_ready` (GET /readyz): why the daemon should get no traffic now. */
+  reasons?: string[];
 }
 
 /** Every problem `code` the API answers; each has a page at `/problems/<code>`. */
@@ -140,6 +142,7 @@ export const ERROR_CODES = [
   'no_enrolment',
   'csrf_refused',
   'service_unavailable',
+  'not_ready',
   'internal_error',
 ] as const;
 

@@ -27,6 +27,10 @@ export interface Config {
   warnings: string[];
   /** TOTP_ENCRYPTION_KEY(_FILE): the key two-factor secrets are encrypted with; undefined: see server/two-factor/key.ts. */
   totpKey: Buffer | undefined;
+  /** METRICS_PORT: where GET /metrics listens (0 picks a free port); undefined: no metrics at all. */
+  metricsPort: number | undefined;
+  /** METRICS_HOST: the metrics listener's bind address. */
+  metricsHost: string;
 }
 
 export interface SmtpSettings {
@@ -100,6 +104,11 @@ Mail (unset SMTP_URL: every mail is written to <data dir>/outbox/ and its link l
                       SUPPORT_EMAIL        named in security notices when set (default: none)
   --check-mail ADDR                        send one test message to ADDR with these settings, say what
                                            happened, exit 0 (accepted) or 1 (not); needs no database
+
+Metrics and readiness (GET /healthz: alive; GET /readyz: ready for traffic, on the main port):
+  --metrics-port N    METRICS_PORT         serve Prometheus metrics at http://METRICS_HOST:N/metrics, on a
+                                           listener of its own; 0 picks a free one (default off)
+  --metrics-host ADDR METRICS_HOST         the metrics listener's bind address       (default 127.0.0.1)
 
 On start it applies pending database migrations and prints "listening on http://HOST:PORT";
 a start that fails (a taken port, an unreachable database) prints why and exits 1.
@@ -282,6 +291,8 @@ const DAEMON_OPTIONS = {
   'smtp-url': { type: 'string' },
   'public-url': { type: 'string' },
   'trust-proxy': { type: 'string' },
+  'metrics-port': { type: 'string' },
+  'metrics-host': { type: 'string' },
   'smtp-insecure': { type: 'boolean' },
   'check-mail': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -310,6 +321,19 @@ function commandWord(argv: string[]): string | undefined {
     if (option?.type === 'string' && !arg.includes('=')) i++;
   }
   return undefined;
+}
+
+/** METRICS_PORT (off when unset or "off") and METRICS_HOST; the port may not be the API's. */
+function readMetricsListener(portText: string | undefined, host: string | undefined, apiPort: number, warnings: string[]): { metricsPort: number | undefined; metricsHost: string } {
+  const metricsHost = (host ?? '127.0.0.1').replace(/^\[|\]$/g, '');
+  if (portText === undefined || /^(off|no|false)$/i.test(portText.trim())) {
+    if (host !== undefined) warnings.push('METRICS_HOST is set but METRICS_PORT is not: no metrics are served (set METRICS_PORT to serve them)');
+    return { metricsPort: undefined, metricsHost };
+  }
+  const metricsPort = Number(portText);
+  if (!/^\d+$/.test(portText) || metricsPort > 65535) throw new ConfigError(`METRICS_PORT must be a number from 0 to 65535, or off (got "${portText}")`);
+  if (metricsPort !== 0 && metricsPort === apiPort) throw new ConfigError(`METRICS_PORT must differ from PORT (both are ${metricsPort}): the metrics have a listener of their own`);
+  return { metricsPort, metricsHost };
 }
 
 export function readConfig(argv: string[], env: Record<string, string | undefined>): ConfigResult {
@@ -379,6 +403,7 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
 
   const trustProxy = parseTrustProxy(pick(values['trust-proxy'], 'TRUST_PROXY'));
   const totpKey = readTotpKey(pick(undefined, 'TOTP_ENCRYPTION_KEY'), pick(undefined, 'TOTP_ENCRYPTION_KEY_FILE'));
+  const { metricsPort, metricsHost } = readMetricsListener(pick(values['metrics-port'], 'METRICS_PORT'), pick(values['metrics-host'], 'METRICS_HOST'), port, warnings);
 
   const config: Config = {
     port,
@@ -395,6 +420,8 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
     trustProxy,
     warnings,
     totpKey,
+    metricsPort,
+    metricsHost,
   };
   if (checkMailTo !== undefined) return { kind: 'check-mail', config, to: checkMailTo };
   if (command === 'users') {

@@ -2,6 +2,7 @@
 import type { Logger } from 'pino';
 import type { InvalidationChannel } from '../../db/channel.js';
 import type { Database } from '../../db/connection.js';
+import type { Metrics } from '../metrics/metrics.js';
 import type { RandomToken } from './secrets.js';
 import type { Throttle } from './throttle.js';
 
@@ -20,4 +21,6 @@ export interface ServiceDeps {
   /** SUPPORT_EMAIL: named in security notices only when the operator set one. */
   supportEmail?: string | undefined;
   log: Logger;
+  /** The Prometheus metrics, when METRICS_PORT is set (server/metrics/); undefined: none are counted. */
+  metrics?: Metrics | undefined;
 }

@@ -40,6 +40,7 @@ export const PROBLEM_TYPES: Readonly<Record<ErrorCode, ProblemType>> = {
   csrf_refused: { title: 'Form refused', status: 403, description: 'A web page\'s form was refused before it did anything: it came from another origin (or from a page that sent `Origin: null`), or it carried no CSRF token made for it in this browser (an old form, or a forged one). Open the page again and send the form from there.' },
   address_not_allowed: { title: 'Address not allowed', status: 403, description: 'The access token is restricted to address ranges (`allowedCidrs`) that do not include the address this request came from.' },
   service_unavailable: { title: 'Service unavailable', status: 503, description: 'The service cannot reach its database right now. Try again shortly; `Retry-After` says when.' },
+  not_ready: { title: 'Not ready', status: 503, description: 'This daemon should get no traffic now (`GET /readyz`): its database does not answer, lacks migrations (run `taskmasterd migrate`), or, on PostgreSQL, its LISTEN connection for cache invalidations is down. `reasons` lists which; a load balancer sends requests to the other daemons until it is ready again.' },
   internal_error: { title: 'Internal error', status: 500, description: 'Something went wrong on the server. Nothing about it is shown here; the server log has a line for it. Try again.' },
 };
 
@@ -51,7 +52,7 @@ export class HttpError extends Error {
     readonly errors?: Record<string, string>,
     readonly headers: Record<string, string> = {},
     /** Members the problem carries beside the standard ones (RFC 9457 extensions), like a login `challenge`. */
-    readonly extensions: Record<string, string> = {},
+    readonly extensions: Record<string, string | string[]> = {},
   ) {
     super(detail);
     this.name = 'HttpError';

@@ -5,6 +5,7 @@ import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible'
 import type { Database } from '../../db/connection.js';
 import { databaseLimiter } from '../../db/rate-limits.js';
 import { HttpError } from './errors.js';
+import type { BlockScope } from '../metrics/metrics.js';
 
 export interface ThrottleLimits {
   /** Consecutive failed logins for one account from one address before a block. */
@@ -131,6 +132,8 @@ export class Throttle {
   constructor(
     db: Database,
     private readonly limits: ThrottleLimits = DEFAULT_LIMITS,
+    /** Told of each login block set (the metrics count them). */
+    private readonly blocked: (scope: BlockScope) => void = () => undefined,
   ) {
     const limiter = (keyPrefix: string, points: number, duration: number) => databaseLimiter(db, { keyPrefix, points, duration });
     this.pair = limiter('login_pair', limits.loginFailuresPerAccountAndAddress, HOUR);
@@ -203,12 +206,13 @@ export class Throttle {
     const pairKey = `${emailKey}|${address}`;
     const accountCount = counted.account ?? (await count(this.account, emailKey)).consumedPoints;
     await Promise.all([
-      accountCount === limits.loginFailuresPerAccountPerHour ? this.account.block(emailKey, limits.accountBlockSeconds) : undefined,
+      accountCount === limits.loginFailuresPerAccountPerHour ? this.account.block(emailKey, limits.accountBlockSeconds).then(() => this.blocked('account')) : undefined,
       (async () => {
         if (counted.pair !== limits.loginFailuresPerAccountAndAddress) return;
         const blocks = await count(this.pairBlocks, pairKey);
         const seconds = Math.min(limits.longestLoginBlockSeconds, limits.firstLoginBlockSeconds * 2 ** (blocks.consumedPoints - 1));
         await this.pair.block(pairKey, seconds);
+        this.blocked('account_and_address');
       })(),
     ]);
   }

@@ -1,10 +1,13 @@
+// GET /healthz: liveness (the process and its database answer). GET /readyz: readiness for a load
+// balancer (readiness.ts). Neither needs a credential, and neither says more than why it is not ready.
 import type Router from '@koa/router';
 import { HttpError } from '../core/errors.js';
 import type { Services } from '../capabilities.js';
+import { readiness } from './readiness.js';
 
 const DB_TIMEOUT_MS = 2000;
 
-export function healthRoutes(router: Router, services: Pick<Services, 'db'>): void {
+export function healthRoutes(router: Router, services: Pick<Services, 'db' | 'invalidations'>): void {
   router.get('/healthz', async (ctx) => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -18,5 +21,13 @@ export function healthRoutes(router: Router, services: Pick<Services, 'db'>): vo
       clearTimeout(timer);
     }
     ctx.body = { status: 'ok' };
+  });
+
+  router.get('/readyz', async (ctx) => {
+    const state = await readiness(services.db, services.invalidations);
+    if (!state.ready) {
+      throw new HttpError(503, 'not_ready', `Not ready: ${state.reasons.join('; ')}.`, undefined, { 'Retry-After': '5' }, { reasons: state.reasons });
+    }
+    ctx.body = { status: 'ready' };
   });
 }

@@ -19,6 +19,7 @@ import type { Factor } from './factor.js';
 import { PasswordFactor, invalidCredentials } from './password-factor.js';
 import type { AccountEventType, SessionResponse } from '../contract/api.js';
 import { normalizeEmail } from '../contract/rules.js';
+import { loginResultOf } from '../metrics/metrics.js';
 
 /** A foreign-key refusal means the user row went away mid-request; anything else is a real error. */
 function ignoreDeletedUser(db: Database, error: unknown): void {
@@ -41,7 +42,25 @@ export class Login {
     this.factors = [new PasswordFactor(deps.bcryptCost), new TotpFactor(twoFactor)];
   }
 
-  async login(body: unknown, request: RequestInfo): Promise<SessionResponse> {
+  login(body: unknown, request: RequestInfo): Promise<SessionResponse> {
+    return this.measured(this.attempt(body, request));
+  }
+
+  /** Counts how the login ended in `taskmaster_logins_total{result}` (when metrics are on). */
+  private async measured(login: Promise<SessionResponse>): Promise<SessionResponse> {
+    const { metrics } = this.deps;
+    if (!metrics) return login;
+    try {
+      const session = await login;
+      metrics.login('success');
+      return session;
+    } catch (error) {
+      metrics.login(loginResultOf(error));
+      throw error;
+    }
+  }
+
+  private async attempt(body: unknown, request: RequestInfo): Promise<SessionResponse> {
     const parsed = parseBody(loginBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     const { email, deviceToken } = parsed.value;
@@ -73,7 +92,11 @@ export class Login {
    * the throttle like any attempt; a wrong code is a failed login and counts against the challenge
    * too, which dies after 5; the right one uses it up.
    */
-  async loginWithChallenge(body: unknown, request: RequestInfo): Promise<SessionResponse> {
+  loginWithChallenge(body: unknown, request: RequestInfo): Promise<SessionResponse> {
+    return this.measured(this.attemptWithChallenge(body, request));
+  }
+
+  private async attemptWithChallenge(body: unknown, request: RequestInfo): Promise<SessionResponse> {
     const parsed = parseBody(otpLoginBody, body);
     if (!parsed.ok) throw invalidInput(parsed.errors);
     const { challenge, code, deviceToken } = parsed.value;

@@ -87,6 +87,12 @@ export function retryHeldMailNow(db: Database, now: number): Promise<number[]> {
   });
 }
 
+/** How many mails wait (not sent, not given up) and when the oldest was queued: one count over the `mail_outbox_due` index, for the metrics. */
+export async function outboxDepth(db: Database): Promise<{ pending: number; oldestQueuedAt: number | undefined }> {
+  const row: { n?: number | string; oldest?: number | string | null } | undefined = await pending(db.knex('mail_outbox')).count({ n: '*' }).min({ oldest: 'created_at' }).first();
+  return { pending: Number(row?.n ?? 0), oldestQueuedAt: row?.oldest === null || row?.oldest === undefined ? undefined : Number(row.oldest) };
+}
+
 /** When the earliest unleased pending row is due; undefined when there is none. */
 export async function nextAttemptAt(db: Database): Promise<number | undefined> {
   const next = await pending(db.knex('mail_outbox')).whereNull('locked_until').min({ at: 'next_attempt_at' }).first();

@@ -17,6 +17,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Database } from '../../db/connection.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { claimDueMail, markFailed, markSent, nextAttemptAt, releaseMail, renewLease, retryHeldMailNow, scheduleRetry, type OutboxRow } from './outbox.js';
 import { MailDeliveryError, type MailTransport } from './transports.js';
 
@@ -34,6 +35,8 @@ export interface SenderOptions {
   leaseMs?: number;
   /** How often to look for mail queued by other daemons or left by a dead one. */
   pollMs?: number;
+  /** Counts mails sent, attempts failed and mails given up (when metrics are on). */
+  metrics?: Metrics | undefined;
 }
 
 /** How long a claimed row stays its sender's before another may take it over (renewed while sending). */
@@ -180,6 +183,7 @@ export class MailSender {
         link: row.link ?? null,
       });
       await markSent(this.db, id, attempt, this.options.clock());
+      this.options.metrics?.mailSent(row.kind);
       // The recipient's domain only: the log is no place for the whole address.
       const toDomain = row.to_address.slice(row.to_address.lastIndexOf('@') + 1).toLowerCase();
       const said = reply.replace(/\s+/g, ' ').trim().slice(0, 300);
@@ -209,6 +213,7 @@ export class MailSender {
       const hours = Math.round((now - row.created_at) / 3_600_000);
       this.log.error(fields, `mail ${id} failed for good after ${attempts} attempts in ${hours} h: ${failure.reason}`);
       await markFailed(this.db, id, this.leaseId, attempts, now, lastError);
+      this.options.metrics?.mailFailed(row.kind);
       return;
     }
     const [base, max] = failure.permanent ? [this.basePermanentDelay, this.maxPermanentDelay] : [this.baseDelay, this.maxDelay];
@@ -221,5 +226,6 @@ export class MailSender {
       this.log.warn({ ...fields, retryInMs: delay }, `mail ${id} not delivered: ${failure.reason}; ${next}`);
     }
     await scheduleRetry(this.db, id, this.leaseId, attempts, now + delay, lastError);
+    this.options.metrics?.mailAttemptFailed(row.kind, failure.permanent);
   }
 }

@@ -98,6 +98,7 @@ export class Passwords {
     await throttle.checkResetToken(request.address);
     const found = await this.usableToken(parsed.value.token);
     if (!found) {
+      this.deps.metrics?.tokenRefused('password_reset');
       await throttle.resetTokenFailed(request.address);
       throw invalidResetToken();
     }

@@ -55,7 +55,7 @@ function problemSchema(status: number, codes: ErrorCode[]): Json {
 
 function problemHeaders(codes: ErrorCode[]): Json | undefined {
   const headers: Json = {};
-  if (codes.includes('rate_limited')) headers['Retry-After'] = HEADERS.RetryAfter;
+  if (codes.includes('rate_limited') || codes.includes('not_ready')) headers['Retry-After'] = HEADERS.RetryAfter;
   else if (codes.includes('service_unavailable')) headers['Retry-After'] = HEADERS.RetryAfterOptional;
   if (codes.includes('unauthenticated') || codes.includes('insufficient_scope')) headers['WWW-Authenticate'] = HEADERS.WwwAuthenticate;
   if (codes.includes('method_not_allowed')) headers.Allow = HEADERS.Allow;

@@ -17,6 +17,7 @@ export const problemSchema = named(
     code: errorCodeSchema,
     errors: described(responseDocs, z.record(z.string(), z.string()).optional(), 'Field name to what is wrong with it (`body` when the body as a whole is at fault).'),
     challenge: described(responseDocs, z.string().optional(), 'With `otp_required` at login: the challenge to finish with at `POST /v1/sessions/otp` (single use, 5 minutes).'),
+    reasons: described(responseDocs, z.array(z.string()).optional(), 'With `not_ready` (`GET /readyz`): each reason the daemon should get no traffic now.'),
   }),
   'Problem',
   'RFC 9457 problem details, with a stable `code`.',

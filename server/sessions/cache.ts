@@ -2,7 +2,8 @@
 // (GET /v1/me). Its rules, in one place for every store that keeps one (sessions, users, access
 // tokens): an entry is served for at most CACHE_TTL_MS, and only while the invalidation channel is
 // live (db/channel.ts); every invalidation drops entries at once; a row read while an invalidation
-// arrived is not kept (it could be the row that was just revoked).
+// arrived is not kept (it could be the row that was just revoked). With metrics on, `through`
+// counts its hits and misses in `stats` (two plain additions; server/metrics/ reads them on scrape).
 
 /** How long a cached entry may be served without asking the database again. */
 export const CACHE_TTL_MS = 5_000;
@@ -16,6 +17,7 @@ export class CredentialCache<V> {
   constructor(
     private readonly clock: () => number,
     private readonly channel: { readonly live: boolean },
+    private readonly stats?: { hits: number; misses: number },
   ) {}
 
   /** The entry when it may still be served: young enough, and only while invalidations arrive. */
@@ -28,7 +30,11 @@ export class CredentialCache<V> {
   /** The entry, or what `load` reads from the database (kept when no invalidation came meanwhile). */
   async through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const cached = this.get(key);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      if (this.stats) this.stats.hits++;
+      return cached;
+    }
+    if (this.stats) this.stats.misses++;
     const generation = this.generation;
     const value = await load();
     if (value !== undefined && this.generation === generation && this.channel.live) this.remember(key, value);

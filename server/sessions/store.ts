@@ -51,8 +51,8 @@ export class SessionStore {
   private readonly users: CredentialCache<{ user: User; disabled: boolean }>;
 
   constructor(private readonly deps: ServiceDeps) {
-    this.sessions = new CredentialCache(deps.clock, deps.invalidations);
-    this.users = new CredentialCache(deps.clock, deps.invalidations);
+    this.sessions = new CredentialCache(deps.clock, deps.invalidations, deps.metrics?.cache('sessions'));
+    this.users = new CredentialCache(deps.clock, deps.invalidations, deps.metrics?.cache('users'));
     deps.invalidations.subscribe({ message: (payload) => this.invalidated(payload), reset: () => this.dropCaches() });
   }
 

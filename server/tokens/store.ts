@@ -92,7 +92,7 @@ export class AccessTokens {
     private readonly sessions: SessionStore,
     private readonly codes: CodeVerifier,
   ) {
-    this.cache = new CredentialCache(deps.clock, deps.invalidations);
+    this.cache = new CredentialCache(deps.clock, deps.invalidations, deps.metrics?.cache('access_tokens'));
     deps.invalidations.subscribe({
       message: (payload) => {
         if (payload.startsWith('token:')) this.cache.delete(payload.slice('token:'.length));

@@ -183,6 +183,12 @@ export class TwoFactor implements CodeVerifier {
    * unused recovery code (claimed likewise; its use is mailed with how many remain).
    */
   async verifyCode(user: UserRow, code: string, request: RequestInfo): Promise<boolean> {
+    const proved = await this.checkCode(user, code, request);
+    if (!proved) this.deps.metrics?.codeRefused();
+    return proved;
+  }
+
+  private async checkCode(user: UserRow, code: string, request: RequestInfo): Promise<boolean> {
     const given = normalizedCode(code);
     if (/^\d{6}$/.test(given)) {
       const credential = await this.deps.db.knex('totp_credentials').where('user_id', user.id).whereNotNull('confirmed_at').first('secret_encrypted');

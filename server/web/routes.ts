@@ -70,7 +70,7 @@ export function webRoutes(router: Router, services: Services): void {
       return seeOther(ctx, next ?? '/account');
     } catch (caught) {
       const error = refusalOf(caught);
-      const challenge = error.extensions.challenge;
+      const challenge = typeof error.extensions.challenge === 'string' ? error.extensions.challenge : undefined;
       if (error.code === 'otp_required' && challenge) return sendWebPage(ctx, 200, codePage(ctx, services, challenge, next));
       if (fields.challenge && (error.code === 'invalid_code' || (error.code === 'invalid_input' && error.errors?.code))) {
         const message = error.code === 'invalid_code' ? 'That code is not right, or was used already. Try the next code your app shows.' : error.errors?.code;

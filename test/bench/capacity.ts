@@ -28,8 +28,8 @@ const ME_CONNECTIONS = 30;
 const LOGIN_CONNECTIONS = 12;
 /** A fixed number of logins per run, timed to the last answer (a run of fixed length would leave some in flight, uncounted). */
 const LOGINS_PER_RUN = Math.max(2 * LOGIN_CONNECTIONS, Math.round(SECONDS * 8));
-/** What HAProxy checks each daemon on. It becomes '/readyz' once that endpoint lands (another branch). */
-const HEALTH_CHECK_PATH = '/healthz';
+/** What HAProxy checks each daemon on: readiness (the database answers, migrations applied, LISTEN up), as docs/several-daemons.md says. */
+const HEALTH_CHECK_PATH = '/readyz';
 const HAPROXY = '/usr/sbin/haproxy';
 
 // Cleanup: every child (daemons, HAProxy) is killed when this process exits, however it exits;

@@ -33,6 +33,8 @@ const runs = (group: string) => only.size === 0 || only.has(group) || (group ===
 interface Target {
   child: ChildProcess;
   url: string;
+  /** The daemon's /metrics, when started with `metrics`. */
+  metricsUrl?: string | undefined;
   tokens: string[];
   /** Read-only access tokens of the same users (daemon targets). */
   accessTokens: string[];
@@ -83,7 +85,7 @@ async function startTarget(...args: string[]): Promise<Target> {
   // BENCH_CPU_PROF=DIR: each target writes a V8 CPU profile there when it exits by itself (quit()).
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
   const child = fork(TARGET, args, { execArgv: ['--import', 'tsx', ...profile], stdio: ['ignore', 'ignore', 'inherit', 'ipc'], env });
-  const ready = await new Promise<{ url: string; tokens?: string[]; accessTokens?: string[]; emails?: string[]; twoFactor?: { email: string; secret: string }[]; password: string }>((resolve, reject) => {
+  const ready = await new Promise<{ url: string; metricsUrl?: string; tokens?: string[]; accessTokens?: string[]; emails?: string[]; twoFactor?: { email: string; secret: string }[]; password: string }>((resolve, reject) => {
     child.once('message', (message) => resolve(message as never));
     child.once('exit', (code) => reject(new Error(`target ${args.join(' ')} exited ${code}`)));
   });
@@ -470,6 +472,22 @@ async function lookupRows(): Promise<void> {
     byCredential.accessToken.push(await meThroughput(withAccessTokens));
   }
   record('GET /v1/me req/s with an access token (scope and address checked)', median(byCredential.accessToken), median(byCredential.session), 'req/s', '≥ 0.95x of a session', (r) => r >= 0.95, undefined, byCredential);
+
+  // Metrics on (METRICS_PORT) against off: two daemons seeded alike, alternating; the one with
+  // metrics is scraped every second meanwhile (15 times Prometheus's default rate), and its count of
+  // GET /v1/me afterwards shows the requests were measured.
+  const withMetrics = await startTarget('daemon', '1000', '4', '', 'metrics');
+  const scrapeOnce = async () => (await fetch(withMetrics.metricsUrl!)).text();
+  await meThroughput(withMetrics, 20, 2);
+  const byMetrics = { off: [] as number[], on: [] as number[] };
+  for (let round = 0; round < 3; round++) {
+    byMetrics.off.push(await meThroughput(small));
+    const scraper = setInterval(() => void scrapeOnce().catch(() => undefined), 1_000);
+    byMetrics.on.push(await meThroughput(withMetrics).finally(() => clearInterval(scraper)));
+  }
+  const counted = Number(/^taskmaster_http_requests_total\{method="GET",route="\/v1\/me",status="200"\} (\d+)$/m.exec(await scrapeOnce())?.[1] ?? 0);
+  withMetrics.stop();
+  record('GET /v1/me req/s with metrics on (METRICS_PORT, scraped every second)', median(byMetrics.on), median(byMetrics.off), 'req/s', '≥ 0.95x of metrics off', (r) => r >= 0.95 && counted > 0, `${counted} GET /v1/me counted in /metrics`, byMetrics);
 
   // 8. Memory: RSS after 100,000 requests against RSS after warm-up.
   await autocannon({ url: small.url, connections: 10, amount: 10_000, requests: [{ method: 'GET', path: '/v1/me', setupRequest: (request) => ({ ...request, headers: { authorization: `Bearer ${pick(small.tokens)}` } }) }] });

@@ -1,7 +1,9 @@
 // One benchmark target per process, driven by test/bench/run.ts over IPC:
 //   bare                  a bare Koa app answering GET /v1/me with the same JSON as the daemon
-//   daemon N COST [URL]   the built daemon (dist/) seeded with N verified users and sessions, on
-//                         DATABASE_URL URL (default: a fresh SQLite file of its own)
+//   daemon N COST [URL] [metrics]
+//                         the built daemon (dist/) seeded with N verified users and sessions, on
+//                         DATABASE_URL URL (default, or '': a fresh SQLite file of its own); with
+//                         `metrics`, METRICS_PORT on (its /metrics URL is in the ready message)
 //   bcrypt                raw bcrypt.compare / bcrypt.hash throughput on this process's thread pool,
 //                         and the time of N sequential hashes
 //   sender URL SMTP       one outbox sender (MailSender, as one daemon runs it) on database URL,
@@ -129,7 +131,7 @@ async function seedDatabase(databaseUrl: string, seed: number, cost: number): Pr
   return { tokens, accessTokens, emails, twoFactor };
 }
 
-async function daemon(seed: number, cost: number, databaseUrl?: string): Promise<{ url: string } & Seeded> {
+async function daemon(seed: number, cost: number, databaseUrl?: string, metrics = false): Promise<{ url: string; metricsUrl?: string | undefined } & Seeded> {
   const dataDir = mkdtempSync(join(tmpdir(), 'taskmaster-bench-'));
   const seedUrl = databaseUrl ?? `sqlite://${join(dataDir, 'taskmaster.sqlite3')}`;
   const seeded = await new Promise<Seeded>((resolve, reject) => {
@@ -139,7 +141,7 @@ async function daemon(seed: number, cost: number, databaseUrl?: string): Promise
   });
   const { startDaemon } = (await import(new URL('../../dist/server/main.js', import.meta.url).href)) as typeof import('../../server/main.js');
   const { readConfig } = await import('../../server/core/config.js');
-  const env = { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: String(cost), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', TOTP_ENCRYPTION_KEY: BENCH_TOTP_KEY, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+  const env = { PORT: '0', TASKMASTER_DATA_DIR: dataDir, BCRYPT_COST: String(cost), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', TOTP_ENCRYPTION_KEY: BENCH_TOTP_KEY, ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}), ...(metrics ? { METRICS_PORT: '0' } : {}) };
   const result = readConfig([], env);
   if (result.kind !== 'run') throw new Error('config');
   const unlimited = 1_000_000;
@@ -153,7 +155,7 @@ async function daemon(seed: number, cost: number, databaseUrl?: string): Promise
     statements--; // this count is the bench's, not the daemon's
     return Number(row?.users);
   };
-  return { url: started.url, ...seeded };
+  return { url: started.url, metricsUrl: started.metricsUrl, ...seeded };
 }
 
 let statements = 0;
@@ -304,8 +306,8 @@ let drainSender: SenderControl | undefined;
 let drainSink: Awaited<ReturnType<typeof sink>> | undefined;
 let ready: object = {};
 if (mode === 'daemon') {
-  const [seedText = '0', costText = '4', databaseUrl] = rest;
-  ready = await daemon(Number(seedText), Number(costText), databaseUrl);
+  const [seedText = '0', costText = '4', databaseUrl, ...flags] = rest;
+  ready = await daemon(Number(seedText), Number(costText), databaseUrl || undefined, flags.includes('metrics'));
 } else if (mode === 'bare') {
   ready = await bare();
 } else if (mode === 'sender') {
