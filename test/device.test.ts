@@ -159,6 +159,21 @@ forEachDatabase((test, db) => {
     t.not(unknown.json.device_token, 'tmd_made-up', 'an unknown device token is replaced, never adopted');
   });
 
+  test('an approval not yet picked up dies with the browser session that gave it: after "log out everywhere" the poll hears access_denied, and no session is made', async (t) => {
+    const account = await activeAccount(td, identity('devvoid'));
+    const grant = await newCode();
+    t.is(await decide(td, account.token, grant.user_code, 'approve'), 'ok');
+    // The owner finds out and ends every session before the phisher's terminal polls.
+    t.is((await api(td.url, 'DELETE', '/v1/sessions?scope=all', undefined, { token: account.token })).status, 200);
+    const voided = await pollDevice(td.url, grant.device_code);
+    t.is(oauthError(voided), 'access_denied', voided.text);
+    t.regex(voided.json.error_description, /session that approved this code has ended/);
+    t.is(oauthError(await pollDevice(td.url, grant.device_code)), 'invalid_grant', 'and it is used up');
+    const again = await api(td.url, 'POST', '/v1/sessions', { email: account.email, password: account.password });
+    t.is(again.status, 201);
+    t.is((await api(td.url, 'GET', '/v1/sessions', undefined, { token: again.json.token })).json.sessions.length, 1, 'the account has no session but this new one');
+  });
+
   test('denied in the browser: the poll hears access_denied, and the code cannot be approved after', async (t) => {
     const account = await activeAccount(td, identity('devno'));
     const grant = await newCode();

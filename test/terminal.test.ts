@@ -92,8 +92,8 @@ test('bare taskmaster logged out at a terminal offers a menu; quit leaves cleanl
   const user = await cliUser(td.url);
   const term = openTerminal([], { TASKMASTER_CONFIG_DIR: user.configDir, TASKMASTER_SERVER: td.url });
   await term.waitFor(/not logged in/);
-  await term.waitFor(/Log in[\s\S]*Create an account[\s\S]*Verify my email[\s\S]*forgot my password[\s\S]*Reset my password[\s\S]*Quit/);
-  term.type(`${DOWN.repeat(5)}${ENTER}`);
+  await term.waitFor(/Log in[\s\S]*Log in with my browser[\s\S]*Create an account[\s\S]*Verify my email[\s\S]*forgot my password[\s\S]*Reset my password[\s\S]*Quit/);
+  term.type(`${DOWN.repeat(6)}${ENTER}`);
   t.is(await term.exited, 0, term.screen());
 });
 

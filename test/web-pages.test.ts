@@ -168,9 +168,9 @@ forEachDatabase((test, db) => {
     t.is((await api(td.url, 'GET', '/v1/sessions', undefined, { token: account.token })).json.sessions.length, 1, 'no session started');
   });
 
-  test('`next` goes to a page of this site only: //evil.example, https://evil.example, /\\evil.example and javascript: land on /account', async (t) => {
+  test('`next` goes to a page of this site only: //evil.example, https://evil.example, /\\evil.example, dot segments that resolve to //evil.example, and javascript: land on /account', async (t) => {
     const account = await activeAccount(td, identity('next'));
-    for (const next of ['//evil.example', 'https://evil.example', '/\\evil.example', 'javascript:alert(1)', ' //evil.example', 'http:evil.example', 'https:/evil.example', '/\t/evil.example', '/\\/evil.example']) {
+    for (const next of ['//evil.example', 'https://evil.example', '/\\evil.example', 'javascript:alert(1)', ' //evil.example', 'http:evil.example', 'https:/evil.example', '/\t/evil.example', '/\\/evil.example', '/.//evil.example', '/..//evil.example', '/%2e%2e//evil.example', '/a/..//evil.example']) {
       const web = new WebClient(td.url);
       const shown = await web.get(`/login?next=${encodeURIComponent(next)}`);
       t.notRegex(shown.text, /name="next"/, `${next}: not carried in the form`);

@@ -17,6 +17,9 @@ export async function up(knex: Knex): Promise<void> {
     table.string('status', 16).notNullable().defaultTo('pending'); // pending, approved, denied
     table.string('user_id', 36).nullable().references('id').inTable('users').onDelete('CASCADE');
     table.bigInteger('decided_at').nullable();
+    // The browser session that approved it (its public id): the grant is good only while that
+    // session lives, so logging out everywhere, a password reset or a disabled account voids it.
+    table.string('approved_session', 36).nullable();
     // The polling interval in seconds (grows by 5 with each slow_down) and the last poll.
     table.integer('interval_seconds').notNullable();
     table.bigInteger('last_polled_at').nullable();

@@ -9,7 +9,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { isUniqueViolation } from '../../db/connection.js';
 import { recordEvent, storedUserAgent, type RequestInfo } from '../activity/events.js';
-import { findUser, toUser } from '../accounts/users.js';
+import { findUser, isDisabled, toUser } from '../accounts/users.js';
 import type { ServiceDeps } from '../core/deps.js';
 import { HttpError } from '../core/errors.js';
 import { newDeviceToken, sha256Hex } from '../core/secrets.js';
@@ -132,7 +132,7 @@ export class DeviceAuthorizations {
     if (!deviceCode) throw new DeviceFlowError('invalid_request', 'device_code is required.');
     const { db, clock } = this.deps;
     const now = clock();
-    const row = await db.knex('device_authorizations').where('device_code_hash', sha256Hex(deviceCode)).first('id', 'status', 'user_id', 'expires_at', 'interval_seconds', 'used_at');
+    const row = await db.knex('device_authorizations').where('device_code_hash', sha256Hex(deviceCode)).first('id', 'status', 'user_id', 'expires_at', 'interval_seconds', 'used_at', 'approved_session');
     if (!row || row.used_at !== null) throw new DeviceFlowError('invalid_grant', 'This device code is unknown, or was used already. Start again: taskmaster login --web.');
     if (Number(row.expires_at) <= now) throw new DeviceFlowError('expired_token', 'The code expired before it was approved. Start again: taskmaster login --web.');
     if (row.status === 'denied') throw new DeviceFlowError('access_denied', 'The request was denied in the browser.');
@@ -150,25 +150,32 @@ export class DeviceAuthorizations {
         .update({ last_polled_at: now, interval_seconds: db.knex.raw('interval_seconds + ?', [SLOW_DOWN_SECONDS]) });
       throw new DeviceFlowError('slow_down', `Polled sooner than the interval: poll every ${Number(row.interval_seconds) + SLOW_DOWN_SECONDS} seconds from now on.`);
     }
-    return this.issueSession(String(row.id), String(row.user_id), text(fields, 'device_token'), request, now);
+    return this.issueSession(String(row.id), String(row.user_id), String(row.approved_session ?? ''), text(fields, 'device_token'), request, now);
   }
 
-  /** The approved grant becomes a session in one transaction with its login event; a second exchange finds it used. */
-  private async issueSession(id: string, userId: string, deviceToken: string | undefined, request: RequestInfo, now: number): Promise<DeviceTokenResponse> {
+  /**
+   * The approved grant becomes a session in one transaction with its login event; a second exchange
+   * finds it used. It is good only while the browser session that approved it lives: whatever ended
+   * that session (logout everywhere, a password reset, the operator disabling the account) voids it.
+   */
+  private async issueSession(id: string, userId: string, approvedBy: string, deviceToken: string | undefined, request: RequestInfo, now: number): Promise<DeviceTokenResponse> {
     const { db } = this.deps;
     const user = await findUser(db, { id: userId });
     if (!user) throw new DeviceFlowError('invalid_grant', 'The account that approved this code no longer exists.');
+    if (isDisabled(user)) throw new DeviceFlowError('access_denied', 'This account is disabled. Contact the operator of this server.');
     const knownDevice = deviceToken ? await knownDeviceToken(db, deviceToken, userId) : undefined;
     const device = knownDevice !== undefined && deviceToken ? deviceToken : newDeviceToken(this.deps.random);
     const session = await db.knex.transaction(async (trx) => {
       const claimed = await trx('device_authorizations').where({ id, used_at: null }).update({ used_at: now });
       if (claimed === 0) return undefined;
+      if (!(await this.sessions.isLive(trx, userId, approvedBy, now))) return 'voided' as const;
       const started = await this.sessions.startSession(trx, userId, request, now);
       await recordEvent(trx, userId, 'login', request, now);
       await rememberDevice(trx, knownDevice !== undefined ? { id: knownDevice } : { userId, deviceToken: device }, now);
       return started;
     });
     if (!session) throw new DeviceFlowError('invalid_grant', 'This device code is unknown, or was used already. Start again: taskmaster login --web.');
+    if (session === 'voided') throw new DeviceFlowError('access_denied', 'The browser session that approved this code has ended since (signed out everywhere, a new password, or the account disabled). Start again: taskmaster login --web.');
     return { access_token: session.token, token_type: 'Bearer', expires_in: Math.round((session.expiresAt - now) / 1000), user: toUser(user), device_token: device };
   }
 
@@ -207,7 +214,7 @@ export class DeviceAuthorizations {
       const changed = await trx('device_authorizations')
         .where({ user_code: pending.userCode, status: 'pending' })
         .where('expires_at', '>', now)
-        .update({ status, user_id: session.user.id, decided_at: now });
+        .update({ status, user_id: session.user.id, decided_at: now, approved_session: status === 'approved' ? session.sessionId : null });
       if (changed === 0) return false; // decided meanwhile (another tab), or expired just now
       if (status === 'approved') await recordEvent(trx, session.user.id, 'device_approved', request, now);
       return true;

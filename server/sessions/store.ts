@@ -132,6 +132,13 @@ export class SessionStore {
     }));
   }
 
+  /** Whether the user's session with this public id still lives (in `trx`, for a decision that depends on it). */
+  async isLive(trx: Knex.Transaction, userId: string, publicId: string, now: number): Promise<boolean> {
+    if (!publicId) return false;
+    const row = await trx('sessions').where({ user_id: userId, public_id: publicId }).where('expires_at', '>', now).first('id');
+    return row !== undefined;
+  }
+
   /** Ends one of the user's sessions by its public id; another user's id is as unknown as a made-up one. */
   async revokeById(userId: string, publicId: string, request: RequestInfo): Promise<void> {
     const ended = await this.deps.db.knex.transaction(async (trx) => {

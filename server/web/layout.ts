@@ -46,7 +46,8 @@ export function seeOther(ctx: Context, location: string): void {
 /**
  * `next` when it names a page of this site: one leading `/` followed by anything but `/` or `\`
  * (browsers read `/\host` as `//host`), no control characters or white space, at most 512
- * characters, and it still resolves to this origin. Anything else: undefined.
+ * characters, and it still resolves to this origin, as a path that passes the same test (dot
+ * segments resolved). Anything else: undefined.
  */
 export function safeNext(next: string | undefined): string | undefined {
   if (!next || next.length > 512) return undefined;
@@ -55,7 +56,10 @@ export function safeNext(next: string | undefined): string | undefined {
   const base = 'http://taskmaster.invalid';
   const resolved = new URL(next, base);
   if (resolved.origin !== base) return undefined;
-  return resolved.pathname + resolved.search + resolved.hash;
+  const path = resolved.pathname + resolved.search + resolved.hash;
+  // Resolving removes dot segments: `/.//evil.example` comes out as `//evil.example`, which a
+  // browser reads as another host. What is returned must pass the same test as what was given.
+  return path.startsWith('//') || path.startsWith('/\\') ? undefined : path;
 }
 
 /** The sign-in page that comes back to `next` afterwards. */
