@@ -11,11 +11,12 @@ export function noBrowserReason(env: Record<string, string | undefined>, platfor
   return undefined;
 }
 
-/** The platform's opener: `open` on macOS, `start` on Windows, `xdg-open` elsewhere. */
+/** The platform's opener: `open` on macOS, the URL protocol handler on Windows, `xdg-open` elsewhere. */
 function opener(url: string, platform: NodeJS.Platform): [string, string[]] {
   if (platform === 'darwin') return ['open', [url]];
-  // start is a cmd built-in; the empty "" is its window title, so the URL is not taken for one.
-  if (platform === 'win32') return ['cmd', ['/c', 'start', '""', url.replace(/&/g, '^&')]];
+  // Not `cmd /c start`: cmd would parse the URL's & | ^ as its own syntax. rundll32 hands it to the
+  // default browser as one argument.
+  if (platform === 'win32') return ['rundll32', ['url.dll,FileProtocolHandler', url]];
   return ['xdg-open', [url]];
 }
 

@@ -5,6 +5,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { chmod, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
@@ -220,6 +222,22 @@ test.serial('at a desktop (DISPLAY set, no SSH) the browser is opened on the pag
   skipped.child.kill('SIGINT');
   t.is(await skipped.exit, 130);
   t.is(await quiet.called(), undefined);
+});
+
+test.serial('a server that answers a hostile device code (a file: page, escape sequences in the code) gets nothing opened and nothing of it printed', async (t) => {
+  const hostile = createServer((request, response) => {
+    response.setHeader('content-type', 'application/json');
+    response.end(JSON.stringify({ device_code: 'x', user_code: '\u001b]0;owned\u0007ABCD-EFGH', verification_uri: 'file:///etc/passwd', verification_uri_complete: 'file:///etc/passwd?x=|calc', expires_in: 900, interval: 5 }));
+  });
+  await new Promise<void>((resolve) => hostile.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => hostile.close());
+  const opener = await fakeOpener();
+  const running = await startLogin([], { PATH: opener.path, DISPLAY: ':0', TASKMASTER_SERVER: `http://127.0.0.1:${(hostile.address() as AddressInfo).port}` });
+  t.is(await running.exit, 1, running.stderr());
+  t.regex(running.stderr(), /a device code this client cannot use[\s\S]*Nothing was opened/);
+  t.false(running.stderr().includes('\u001b]0;owned'), 'the escape sequence never reaches the terminal');
+  t.false(running.stderr().includes('file:'), 'nor the page');
+  t.is(await opener.called(), undefined, 'no opener was started');
 });
 
 test('login --web refuses the password flags, and --no-browser alone, as usage errors', async (t) => {

@@ -11,6 +11,7 @@ import test from 'ava';
 import type { ParsedFamily } from 'parse-prometheus-text-format';
 import { ConfigError, readConfig } from '../server/core/config.js';
 import { UNMATCHED_ROUTE } from '../server/metrics/requests.js';
+import { createToken } from './helpers/access-tokens.js';
 import { api } from './helpers/http.js';
 import { TASKMASTERD_BIN, baseEnv, runProcess, spawnDaemon } from './helpers/cli.js';
 import { STRONG_PASSWORD, activeAccount, identity, startTestDaemon, type TestDaemon } from './helpers/daemon.js';
@@ -133,6 +134,14 @@ forEachDatabase((test, db) => {
     t.true(moved('taskmaster_credential_cache_hits_total', { cache: 'sessions' }) >= 4, 'the repeats came from the cache');
     t.is(moved('taskmaster_http_requests_total', { method: 'GET', route: '/v1/me', status: '200' }), 5);
     t.is(histogramCountOf(afterText, 'taskmaster_http_request_duration_seconds', { method: 'GET', route: '/v1/me', status: '200' }) - histogramCountOf(beforeText, 'taskmaster_http_request_duration_seconds', { method: 'GET', route: '/v1/me', status: '200' }), 5);
+
+    // The same with an access token: its lookups are counted by its own cache's label.
+    const accessToken = (await createToken(td, alice, { scopes: ['account:read'] })).token;
+    before = await families(td);
+    for (let i = 0; i < 5; i++) t.is((await api(td.url, 'GET', '/v1/me', undefined, { token: accessToken })).status, 200);
+    after = await families(td);
+    t.is(moved('taskmaster_credential_cache_hits_total', { cache: 'access_tokens' }) + moved('taskmaster_credential_cache_misses_total', { cache: 'access_tokens' }), 5, 'one access token lookup per request');
+    t.true(moved('taskmaster_credential_cache_hits_total', { cache: 'access_tokens' }) >= 4, 'the repeats came from the cache');
 
     // A route with a parameter is counted by its pattern, never by the id in the path.
     const second = await login(td.url, alice, alice.password);

@@ -2,10 +2,10 @@
 // name the way on (verify, password forgot, register).
 import type { Command } from 'commander';
 import { emailProblem } from '../../server/contract/rules.js';
-import type { DeviceTokenResponse } from '../../server/contract/device.js';
+import { formatUserCode, normalizeUserCode, type DeviceCodeResponse, type DeviceTokenResponse } from '../../server/contract/device.js';
 import type { User } from '../../server/contract/api.js';
 import { askCode, readPassword, valueOrAsk, type Context } from '../context.js';
-import { ApiError, CliError, EXIT, UsageError } from '../errors.js';
+import { ApiError, CliError, EXIT, UnreachableError, UsageError } from '../errors.js';
 import { examples } from '../help.js';
 import { dashboard, show, spinner, success } from '../ui.js';
 
@@ -87,7 +87,7 @@ async function waitForApproval(ctx: Context, options: LoginOptions, signal: Abor
   const api = await ctx.api();
   const config = await ctx.config();
   const { io } = ctx;
-  const grant = await api.deviceCode();
+  const grant = checkedGrant(await api.deviceCode());
   if (signal.aborted) throw cancelledError();
   io.say(`First copy your one-time code: ${io.err.bold(grant.user_code)}`);
   io.say(`Then open this page to approve the login: ${io.err.cyan(grant.verification_uri_complete)}`);
@@ -124,6 +124,8 @@ async function poll(ctx: Context, deviceCode: string, interval: number, expiresI
       return session;
     } catch (error) {
       if (signal.aborted) throw cancelledError();
+      // A daemon restarting, or a moment without network, is no answer: keep polling until the code expires.
+      if (error instanceof UnreachableError || (error instanceof ApiError && error.status >= 500)) continue;
       if (!(error instanceof ApiError)) throw error;
       if (error.code === 'authorization_pending') continue;
       if (error.code === 'slow_down') {
@@ -135,6 +137,28 @@ async function poll(ctx: Context, deviceCode: string, interval: number, expiresI
       throw error;
     }
   }
+}
+
+/**
+ * The server's answer, before any of it is printed or handed to a browser opener: a user code of
+ * the alphabet, and pages at http(s) addresses without control characters. A server that answers
+ * otherwise (hostile, or not a taskmasterd) gets nothing opened and nothing written to the terminal.
+ */
+function checkedGrant(grant: DeviceCodeResponse): DeviceCodeResponse {
+  const page = (text: unknown) => {
+    if (typeof text !== 'string' || /[\u0000-\u0020\u007f"'<>\\^`{|}]/.test(text)) return false;
+    try {
+      const url = new URL(text);
+      return url.protocol === 'https:' || url.protocol === 'http:';
+    } catch {
+      return false;
+    }
+  };
+  const code = typeof grant.user_code === 'string' ? normalizeUserCode(grant.user_code) : undefined;
+  if (!code || grant.user_code !== formatUserCode(code) || !page(grant.verification_uri) || !page(grant.verification_uri_complete) || typeof grant.device_code !== 'string') {
+    throw new CliError(EXIT.refused, 'bad_device_code', 'The server answered a device code this client cannot use (not a taskmasterd of this version?). Nothing was opened.');
+  }
+  return grant;
 }
 
 function expiredError(): CliError {

@@ -176,6 +176,7 @@ export class DeviceAuthorizations {
     });
     if (!session) throw new DeviceFlowError('invalid_grant', 'This device code is unknown, or was used already. Start again: taskmaster login --web.');
     if (session === 'voided') throw new DeviceFlowError('access_denied', 'The browser session that approved this code has ended since (signed out everywhere, a new password, or the account disabled). Start again: taskmaster login --web.');
+    this.deps.metrics?.login('success'); // a login, through the browser
     return { access_token: session.token, token_type: 'Bearer', expires_in: Math.round((session.expiresAt - now) / 1000), user: toUser(user), device_token: device };
   }
 

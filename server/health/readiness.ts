@@ -3,7 +3,7 @@
 // out while the database lacks migrations this build needs, and, on PostgreSQL, while its LISTEN
 // connection is down: then revocations from other daemons do not reach it, and although it stays
 // correct (its caches are off until the connection is back, server/sessions/cache.ts), it serves
-// every request from the database. State: none; each call asks again.
+// every request from the database. State: none here; the route reuses an answer for a second.
 import { pendingMigrations, type Database } from '../../db/connection.js';
 
 /** How long the database may take to answer before the daemon counts as not ready. */
@@ -24,6 +24,12 @@ export async function readiness(db: Database, invalidations: { readonly live: bo
   } finally {
     clearTimeout(timer);
   }
-  if (!invalidations.live) reasons.push('the LISTEN connection to PostgreSQL (cache invalidations from other daemons) is down; it reconnects by itself');
+  if (!invalidations.live) {
+    reasons.push(
+      db.dialect === 'postgres'
+        ? 'the LISTEN connection to PostgreSQL (cache invalidations from other daemons) is down; it reconnects by itself'
+        : 'the watch for other processes\' changes to the SQLite file (taskmasterd users) is failing; the caches are off until it answers again',
+    );
+  }
   return reasons.length === 0 ? { ready: true } : { ready: false, reasons };
 }

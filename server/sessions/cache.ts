@@ -27,6 +27,13 @@ export class CredentialCache<V> {
     return this.clock() - entry.cachedAt < CACHE_TTL_MS ? entry.value : undefined;
   }
 
+  /** `get`, counted as a hit when it answers (a miss is counted by the `through` that follows it). */
+  hit(key: string): V | undefined {
+    const value = this.get(key);
+    if (value !== undefined && this.stats) this.stats.hits++;
+    return value;
+  }
+
   /** The entry, or what `load` reads from the database (kept when no invalidation came meanwhile). */
   async through(key: string, load: () => Promise<V | undefined>): Promise<V | undefined> {
     const cached = this.get(key);

@@ -107,7 +107,7 @@ export class AccessTokens {
     // A token seen within the cache's life had its checksum checked then; otherwise the checksum
     // refuses a typo or a made-up token without a query.
     const tokenHash = token.length === ACCESS_TOKEN_LENGTH ? sha256Hex(token) : '';
-    let cached = tokenHash ? this.cache.get(tokenHash) : undefined;
+    let cached = tokenHash ? this.cache.hit(tokenHash) : undefined;
     if (!cached) {
       if (!isWellFormedAccessToken(token)) throw unauthenticated('This access token is not valid: check that it was copied whole.');
       cached = await this.cache.through(tokenHash, () => this.load(tokenHash));
