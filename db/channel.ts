@@ -22,6 +22,8 @@ const RECONNECT_MAX_MS = 5_000;
 const SETTLE_MAX_MS = 250;
 /** How often a daemon on SQLite looks for commits made by another process. */
 export const SQLITE_WATCH_MS = 250;
+/** A look older than this (the connection busy, or failing) turns the caches off until the next one. */
+const SQLITE_STALE_MS = 1_000;
 
 export interface ChannelHandlers {
   /** A message another daemon (or this one) published. */
@@ -62,7 +64,8 @@ export function openInvalidationChannel(db: Database, onError: (error: Error) =>
 
 /** SQLite: the daemon's caches are told directly; commits of other processes are noticed by watching data_version. */
 class SqliteChannel implements InvalidationChannel {
-  live = true;
+  /** When the last look succeeded (performance.now()). */
+  private lastLook: number | undefined;
   private readonly subscribers: ChannelHandlers[] = [];
   private readonly timer: NodeJS.Timeout | undefined;
   private version: number | undefined;
@@ -77,9 +80,18 @@ class SqliteChannel implements InvalidationChannel {
     private readonly outOfProcess: boolean,
   ) {
     if (outOfProcess) return;
+    this.lastLook = performance.now(); // the caches are empty at start: nothing stale to serve
     this.timer = setInterval(() => void this.look(), SQLITE_WATCH_MS);
     this.timer.unref();
     void this.look();
+  }
+
+  /**
+   * Live while a look succeeded within SQLITE_STALE_MS: a look held up behind a busy connection
+   * turns the caches off rather than let them answer past another process's commit.
+   */
+  get live(): boolean {
+    return this.outOfProcess || (this.lastLook !== undefined && performance.now() - this.lastLook < SQLITE_STALE_MS);
   }
 
   async publish(): Promise<void> {
@@ -110,12 +122,12 @@ class SqliteChannel implements InvalidationChannel {
       const version = Number(rows[0]?.data_version);
       if (this.version !== undefined && version !== this.version) this.reset();
       this.version = version;
-      this.live = true;
+      this.lastLook = performance.now();
     } catch (error) {
       if (this.closed) return;
       // Unknown meanwhile: serve nothing from the caches until a look succeeds.
-      if (this.live) this.onError(error as Error);
-      this.live = false;
+      if (this.lastLook !== undefined) this.onError(error as Error);
+      this.lastLook = undefined;
       this.version = undefined;
       this.reset();
     } finally {

@@ -116,12 +116,16 @@ export class Operator {
     return ended;
   }
 
-  /** Enables it again (its ended sessions and tokens stay ended). False when it was not disabled. */
+  /** Enables it again (its ended sessions and tokens stay ended, raced ones included). False when it was not disabled. */
   async enable(row: UserRow): Promise<boolean> {
     const { db, clock, supportEmail } = this.deps;
     const now = clock();
     const enabled = await db.knex.transaction(async (trx) => {
       if ((await setDisabled(trx, row.id, null, now)) === 0) return false;
+      // Disabling ended every credential; any there is now was started by a login or a device
+      // code that raced the disable (checked before it, committed after). None comes back.
+      await this.sessions.endAllSessions(trx, row.id);
+      await this.tokens.endUserTokens(trx, row.id);
       await this.sessions.forgetUser(row.id, trx);
       await recordEvent(trx, row.id, 'account_enabled', OPERATOR, now);
       await enqueueMail(trx, 'account_enabled', row.email, accountEnabledMail({ username: row.username, at: now, supportEmail }), now);
