@@ -7,7 +7,7 @@ import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import test from 'ava';
-import { DAEMON_HELP } from '../server/core/config.js';
+import { DAEMON_HELP, readConfig } from '../server/core/config.js';
 import { TASKMASTERD_BIN, baseEnv } from './helpers/cli.js';
 
 /**
@@ -140,4 +140,18 @@ test('--help lists every configuration variable and flag', async (t) => {
   }
   t.regex(run.stdout, /smtps:\/\/.*465/);
   t.regex(run.stdout, /smtp:\/\/.*587.*STARTTLS/);
+});
+
+test('listening beyond loopback without PUBLIC_URL warns that links, the device page and the forms\' origin check use the bound address; loopback, or PUBLIC_URL set, does not', (t) => {
+  const warningsOf = (env: Record<string, string>) => {
+    const result = readConfig([], { TASKMASTER_DATA_DIR: tmpdir(), ...env });
+    return result.kind === 'run' ? result.config.warnings : [];
+  };
+  const wide = warningsOf({ HOST: '0.0.0.0' }).find((warning) => warning.startsWith('PUBLIC_URL is not set'));
+  t.truthy(wide);
+  t.regex(wide ?? '', /listening on 0\.0\.0\.0: links in mail, the \/device page[\s\S]*set PUBLIC_URL/);
+  t.truthy(warningsOf({ HOST: '192.0.2.10' }).find((warning) => warning.startsWith('PUBLIC_URL is not set')));
+  t.falsy(warningsOf({}).find((warning) => warning.startsWith('PUBLIC_URL')), 'the default 127.0.0.1');
+  t.falsy(warningsOf({ HOST: '::1' }).find((warning) => warning.startsWith('PUBLIC_URL')));
+  t.falsy(warningsOf({ HOST: '0.0.0.0', PUBLIC_URL: 'https://accounts.example.org' }).find((warning) => warning.startsWith('PUBLIC_URL')));
 });

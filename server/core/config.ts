@@ -405,9 +405,16 @@ export function readConfig(argv: string[], env: Record<string, string | undefine
   const totpKey = readTotpKey(pick(undefined, 'TOTP_ENCRYPTION_KEY'), pick(undefined, 'TOTP_ENCRYPTION_KEY_FILE'));
   const { metricsPort, metricsHost } = readMetricsListener(pick(values['metrics-port'], 'METRICS_PORT'), pick(values['metrics-host'], 'METRICS_HOST'), port, warnings);
 
+  const host = pick(values.host, 'HOST') ?? '127.0.0.1';
+  if (publicUrl === undefined && !isLoopbackHost(host.replace(/^\[|\]$/g, ''))) {
+    warnings.push(
+      `PUBLIC_URL is not set while listening on ${host}: links in mail, the /device page of \`taskmaster login --web\` and the web forms' origin check all use http://${host}:PORT; set PUBLIC_URL to the address people reach this server at`,
+    );
+  }
+
   const config: Config = {
     port,
-    host: pick(values.host, 'HOST') ?? '127.0.0.1',
+    host,
     dataDir,
     databaseUrl,
     smtpUrl,
