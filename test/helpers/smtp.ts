@@ -146,6 +146,15 @@ export async function startSmtp(options: SmtpReceiverOptions = {}): Promise<Smtp
       const text = wanted?.refusal?.(given) ?? '5.7.8 Authentication credentials invalid';
       callback(Object.assign(new Error(text), { responseCode: 535 }));
     },
+    // A held server also stalls a connection opened before the hold (senders keep them pooled).
+    onMailFrom(_address, _session, callback) {
+      if (holding) {
+        receiver.stalled++;
+        held.push(() => callback());
+        return;
+      }
+      callback();
+    },
     onRcptTo(address, session, callback) {
       const refusal = options.refuseRecipient?.(address.address, session.id);
       if (refusal) return callback(Object.assign(new Error(refusal.text), { responseCode: refusal.code }));
