@@ -148,3 +148,22 @@ export function isDatabaseUnavailable(error: unknown): boolean {
 export function skipLocked<T extends Knex.QueryBuilder>(db: Database, query: T): T {
   return db.dialect === 'postgres' ? (query.forUpdate().skipLocked() as T) : query;
 }
+
+/** The database for a message: its file, or its host and name, never its password. */
+export function databaseLabel(url: string): string {
+  if (url.startsWith('sqlite://')) return url;
+  try {
+    const parsed = new URL(url);
+    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
+  } catch {
+    return 'in DATABASE_URL';
+  }
+}
+
+/** Closes the pool, waiting at most `ms`: a connection attempt to a server that never answers must not hold up the exit. */
+export async function closeWithin(db: Database, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  await Promise.race([db.close().catch(() => undefined), deadline]);
+  clearTimeout(timer);
+}

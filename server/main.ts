@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import pino, { type Logger } from 'pino';
 import { openInvalidationChannel } from '../db/channel.js';
-import { migrateToLatest, openDatabase, type Database } from '../db/connection.js';
+import { closeWithin, databaseLabel, migrateToLatest, openDatabase, type Database } from '../db/connection.js';
 import { AccountDeletion } from './accounts/deletion.js';
 import { DeviceAuthorizations } from './device/authorizations.js';
 import { Accounts } from './accounts/accounts.js';
@@ -236,25 +236,6 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
 
 /** A start-up failure with a message fit for the operator (the cause is already in it). */
 class StartError extends Error {}
-
-/** Closes the pool, waiting at most `ms`: a connection attempt to a server that never answers must not hold up the exit. */
-async function closeWithin(db: Database, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  await Promise.race([db.close().catch(() => undefined), deadline]);
-  clearTimeout(timer);
-}
-
-/** The database for a message: its file, or its host and name, never its password. */
-function databaseLabel(url: string): string {
-  if (url.startsWith('sqlite://')) return url;
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return 'in DATABASE_URL';
-  }
-}
 
 function databaseFailure(error: unknown, url: string): StartError {
   const { code, message, name } = error as { code?: string; message?: string; name?: string };

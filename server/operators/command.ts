@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import pino from 'pino';
 import { openInvalidationChannel, type InvalidationChannel } from '../../db/channel.js';
-import { openDatabase, parseDatabaseUrl, type Database } from '../../db/connection.js';
+import { closeWithin, databaseLabel, openDatabase, parseDatabaseUrl, type Database } from '../../db/connection.js';
 import { migrationSource } from '../../db/migrations/index.js';
 import { AccountDeletion } from '../accounts/deletion.js';
 import { Accounts } from '../accounts/accounts.js';
@@ -268,22 +268,6 @@ async function confirmDeletion(row: UserRow, streams: Streams): Promise<void> {
   }
 }
 
-/** The database for a message: its file, or its host and name, never its password (as the daemon says it). */
-function databaseLabel(url: string): string {
-  if (url.startsWith('sqlite://')) return url;
-  try {
-    const parsed = new URL(url);
-    return `${parsed.protocol}//${parsed.host}${parsed.pathname}`;
-  } catch {
-    return 'in DATABASE_URL';
-  }
-}
-
-async function closeWithin(db: Database, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([db.close().catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
-}
 
 function plural(count: number, noun: string): string {
   return `${count} ${noun}${count === 1 ? '' : 's'}`;
