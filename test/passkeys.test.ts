@@ -10,6 +10,7 @@ import { leavesAWayIn } from '../server/passkeys/store.js';
 import { activeAccount, identity, outboxSettled, type TestDaemon, startTestDaemon } from './helpers/daemon.js';
 import { forEachDatabase } from './helpers/databases.js';
 import { api, checkAgainstDocument } from './helpers/http.js';
+import { cliUser } from './helpers/cli.js';
 import { CeremonyClient, PASSKEY_ADDED_SUBJECT, PASSKEY_REMOVED_SUBJECT } from './helpers/passkeys.js';
 import { FLAGS, SoftAuthenticator } from './helpers/soft-authenticator.js';
 import { enableTwoFactor, eventTypes } from './helpers/two-factor.js';
@@ -162,6 +163,32 @@ forEachDatabase((test, db) => {
     t.is(refused.status, 401);
     t.regex(String(refused.json.detail), /[Uu]ser verification/);
     await outboxSettled(td);
+  });
+
+  test('the CLI: `passkeys` lists, `passkeys remove ID` asks the password again, `passkeys add` prints the page', async (t) => {
+    const user = await cliUser(td.url);
+    const account = await activeAccount(td, identity('pkcli'));
+    t.is((await user.run(['login', '--email', account.email, '--password-stdin'], { input: `${account.password}\n` })).code, 0);
+    const none = await user.run(['passkeys']);
+    t.is(none.code, 0);
+    t.regex(none.stderr, /No passkeys/);
+    await addPasskey(account, new SoftAuthenticator(td.url), 'Work laptop');
+    const listed = await user.run(['passkeys', '--json']);
+    const [passkey] = JSON.parse(listed.stdout).passkeys as { id: string; name: string }[];
+    t.is(passkey!.name, 'Work laptop');
+    t.regex((await user.run(['passkeys'])).stdout, /Work laptop/);
+    const wrong = await user.run(['passkeys', 'remove', passkey!.id.slice(0, 8), '--password-stdin'], { input: 'not the password\n' });
+    t.not(wrong.code, 0);
+    t.regex(wrong.stderr, /not the password of this account: the passkey stays/);
+    const unknown = await user.run(['passkeys', 'remove', 'ffffffff', '--password-stdin'], { input: `${account.password}\n` });
+    t.regex(unknown.stderr, /No passkey of yours has this id/);
+    const removed = await user.run(['passkeys', 'remove', passkey!.id.slice(0, 8), '--password-stdin'], { input: `${account.password}\n` });
+    t.is(removed.code, 0, removed.stderr);
+    t.regex(removed.stderr, /Removed the passkey "Work laptop"/);
+    t.deepEqual(await list(account.token), []);
+    const add = await user.run(['passkeys', 'add', '--no-browser']);
+    t.is(add.code, 0);
+    t.regex(add.stderr, new RegExp(`${td.url.replace(/[.]/g, '\\.')}/account#passkeys`));
   });
 
   test('the last way in stays: a passkey is removable while a password or another passkey remains', (t) => {
