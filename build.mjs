@@ -6,6 +6,10 @@ import { basename } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
+/** As server/passkeys/script.ts bundles it when the daemon runs from source. */
+const SCRIPT_BUILD = { bundle: true, platform: 'browser', format: 'esm', target: 'es2020', minify: true, legalComments: 'none', logLevel: 'warning' };
+const SCRIPT_SOURCE = 'server/passkeys/browser/passkeys.js';
+
 const { version } = JSON.parse(readFileSync(new URL('./package.json', import.meta.url), 'utf8'));
 const REQUIRE_BANNER = "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);\n";
 const common = {
@@ -45,6 +49,8 @@ const undici = await build({
   metafile: true,
 });
 const undiciBundle = Object.keys(undici.metafile.outputs).find((output) => output.endsWith('.cjs'));
+// The pages' passkey script (server/passkeys/script.ts serves it), with @simplewebauthn/browser, for the browser.
+const passkeyScript = build({ ...SCRIPT_BUILD, entryPoints: [SCRIPT_SOURCE], outfile: 'dist/server/assets/passkeys.js' });
 const [, cli] = await Promise.all([
   // The password estimator's worker thread is an entry of its own beside the daemon (server/passwords/strength.ts).
   build({ ...common, entryPoints: { main: 'server/main.ts', 'password-strength-worker': 'server/passwords/strength-worker.ts' }, outdir: 'dist/server', packages: 'external' }),
@@ -63,6 +69,7 @@ const [, cli] = await Promise.all([
     banner: { js: REQUIRE_BANNER },
   }),
 ]);
+await passkeyScript;
 // A banner costs its chunk an import.meta and a Module, and a command loads several chunks: only a
 // few ever call require (the one holding esbuild's __require helper among them).
 for (const output of Object.keys(cli.metafile.outputs).filter((path) => path.endsWith('.js'))) {

@@ -9,7 +9,7 @@
 // - undici parses HTTP with a WebAssembly module, and V8's optimising tier for it is pure start-up
 //   cost in a process that makes one or two requests: Liftoff, V8's baseline compiler, does it.
 import v8 from 'node:v8';
-import type { AccessTokenInfo, CreatedAccessToken, MeResponse, Problem, RecoveryCodes, SessionResponse, TotpEnrolment, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
+import type { AccessTokenInfo, CreatedAccessToken, MeResponse, PasskeyInfo, Problem, RecoveryCodes, SessionResponse, TotpEnrolment, User, UserResponse, VerifyResponse } from '../server/contract/api.js';
 import type { Scope } from '../server/contract/access-tokens.js';
 import { DEVICE_CLIENT_ID, DEVICE_GRANT_TYPE, type DeviceCodeResponse, type DeviceTokenResponse } from '../server/contract/device.js';
 import { ApiError, UnreachableError } from './errors.js';
@@ -147,6 +147,16 @@ export class Api {
   /** One poll: the session once approved; otherwise an ApiError whose code is the OAuth error (authorization_pending, slow_down…). */
   deviceToken(deviceCode: string, deviceToken: string | undefined): Promise<DeviceTokenResponse> {
     return this.call('POST', '/v1/device/token', { grant_type: DEVICE_GRANT_TYPE, device_code: deviceCode, client_id: DEVICE_CLIENT_ID, ...(deviceToken ? { device_token: deviceToken } : {}) });
+  }
+
+  /** The account's passkeys, newest first. */
+  passkeys(): Promise<{ passkeys: PasskeyInfo[] }> {
+    return this.call('GET', '/v1/me/passkeys');
+  }
+
+  /** Removes a passkey (the password again, and the code with two-factor on). */
+  removePasskey(id: string, body: { currentPassword: string; code?: string }): Promise<void> {
+    return this.call('DELETE', `/v1/me/passkeys/${encodeURIComponent(id)}`, body);
   }
 
   revokeToken(id: string): Promise<void> {

@@ -21,6 +21,7 @@ import * as passwordCommand from './commands/password.js';
 import * as statusCommand from './commands/status.js';
 import * as tokenCommand from './commands/token.js';
 import * as twoFactorCommand from './commands/two-factor.js';
+import * as passkeysCommand from './commands/passkeys.js';
 import * as completionCommand from './commands/completion.js';
 
 // In help order; home is the bare `taskmaster`.
@@ -39,6 +40,7 @@ const COMMANDS: readonly (readonly [name: string, command: { define(program: Com
   ['status', statusCommand],
   ['token', tokenCommand],
   ['2fa', twoFactorCommand],
+  ['passkeys', passkeysCommand],
   ['completion', completionCommand],
 ];
 /** Commands that read the whole program. */

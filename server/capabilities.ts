@@ -20,6 +20,9 @@ import * as healthApi from './health/openapi.js';
 import type { Login } from './login/flow.js';
 import { loginRoutes } from './login/routes.js';
 import * as loginApi from './login/openapi.js';
+import type { Passkeys } from './passkeys/store.js';
+import { passkeyRoutes } from './passkeys/routes.js';
+import * as passkeysApi from './passkeys/openapi.js';
 import type { Passwords } from './passwords/passwords.js';
 import { passwordRoutes } from './passwords/routes.js';
 import * as passwordsApi from './passwords/openapi.js';
@@ -42,6 +45,8 @@ export interface Services {
   accounts: Accounts;
   login: Login;
   passwords: Passwords;
+  /** Passkeys (WebAuthn): their ceremonies and management. */
+  passkeys: Passkeys;
   sessions: SessionStore;
   tokens: AccessTokens;
   twoFactor: TwoFactor;
@@ -75,6 +80,7 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: 'tokens', mount: tokenRoutes, ...tokensApi },
   { name: 'two-factor', mount: twoFactorRoutes, ...twoFactorApi },
   { name: 'device', mount: deviceRoutes, ...deviceApi },
+  { name: 'passkeys', mount: passkeyRoutes, ...passkeysApi },
   { name: 'passwords', mount: passwordRoutes, ...passwordsApi },
   { name: 'activity', mount: activityRoutes, ...activityApi },
   { name: 'web', mount: webRoutes, ...webApi },

@@ -8,6 +8,7 @@ import { closeWithin, databaseLabel, migrateToLatest, openDatabase, type Databas
 import { AccountDeletion } from './accounts/deletion.js';
 import { DeviceAuthorizations } from './device/authorizations.js';
 import { Accounts } from './accounts/accounts.js';
+import { Passkeys } from './passkeys/store.js';
 import { Login } from './login/flow.js';
 import { Passwords } from './passwords/passwords.js';
 import { createApp } from './app.js';
@@ -147,6 +148,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   const passwords = new Passwords(deps, sessions, tokens, twoFactor);
   const accountDeletion = new AccountDeletion(deps, sessions, tokens, twoFactor);
   const login = new Login(deps, sessions, twoFactor);
+  const passkeys = new Passkeys(deps, sessions, twoFactor, login);
   const device = new DeviceAuthorizations(deps, sessions);
   const transport = mailTransport(config, log);
   sender = new MailSender(db, transport, log, {
@@ -162,7 +164,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   });
 
   await estimatorReady;
-  const app = createApp({ accounts, login, passwords, sessions, tokens, twoFactor, accountDeletion, device, db, clock, publicUrl: deps.publicUrl, invalidations, metrics }, log, config.trustProxy);
+  const app = createApp({ accounts, login, passwords, passkeys, sessions, tokens, twoFactor, accountDeletion, device, db, clock, publicUrl: deps.publicUrl, invalidations, metrics }, log, config.trustProxy);
   const server = createServer(app.callback());
   server.keepAliveTimeout = 5_000;
   try {
@@ -193,7 +195,7 @@ export async function startDaemon(config: Config, options: StartOptions = {}): P
   sender.start();
   // Hourly: expired sessions, device codes and events past their 90 days.
   const sweep = setInterval(
-    () => void Promise.all([sessions.deleteExpired(), tokens.deleteExpired(), twoFactor.deleteExpiredChallenges(), device.deleteExpired(), deleteOldEvents(db.knex, clock())]).catch(() => undefined),
+    () => void Promise.all([sessions.deleteExpired(), tokens.deleteExpired(), twoFactor.deleteExpiredChallenges(), passkeys.deleteExpiredChallenges(), device.deleteExpired(), deleteOldEvents(db.knex, clock())]).catch(() => undefined),
     SWEEP_MS,
   );
   sweep.unref();

@@ -22,6 +22,8 @@ const LABELS: Record<AccountEventType, string> = {
   recovery_code_used: 'recovery code used',
   code_failed: 'wrong two-factor code',
   device_approved: 'terminal login approved in the browser',
+  passkey_added: 'passkey added',
+  passkey_removed: 'passkey removed',
   account_disabled: 'account disabled',
   account_enabled: 'account enabled',
   account_unlocked: 'login blocks lifted',

@@ -14,6 +14,7 @@ import * as createAccessTokens from './20261207000100_create_access_tokens.js';
 import * as addTwoFactor from './20261207000200_add_two_factor.js';
 import * as addOperatorColumns from './20261209000100_add_operator_columns.js';
 import * as createDeviceAuthorizations from './20261214000500_create_device_authorizations.js';
+import * as createPasskeys from './20261216000100_create_passkeys.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -31,6 +32,7 @@ const migrations: Record<string, Migration> = {
   '20261207000200_add_two_factor': addTwoFactor,
   '20261209000100_add_operator_columns': addOperatorColumns,
   '20261214000500_create_device_authorizations': createDeviceAuthorizations,
+  '20261216000100_create_passkeys': createPasskeys,
 };
 
 export const migrationSource: Knex.MigrationSource<string> = {

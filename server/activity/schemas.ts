@@ -4,7 +4,7 @@ import { described, named, nullableText, responseDocs, timestamp } from '../core
 
 export const accountEventTypeSchema = named(
   responseDocs,
-  z.enum(['login', 'login_failed', 'logout', 'password_changed', 'password_reset', 'email_changed', 'session_revoked', 'token_created', 'token_revoked', 'two_factor_enabled', 'two_factor_disabled', 'recovery_codes_regenerated', 'recovery_code_used', 'code_failed', 'account_disabled', 'account_enabled', 'account_unlocked', 'verification_resent', 'device_approved']),
+  z.enum(['login', 'login_failed', 'logout', 'password_changed', 'password_reset', 'email_changed', 'session_revoked', 'token_created', 'token_revoked', 'two_factor_enabled', 'two_factor_disabled', 'recovery_codes_regenerated', 'recovery_code_used', 'code_failed', 'account_disabled', 'account_enabled', 'account_unlocked', 'verification_resent', 'device_approved', 'passkey_added', 'passkey_removed']),
   'AccountEventType',
   'What happened.',
 );

@@ -43,6 +43,14 @@ export interface AccessTokenInfo {
   prefix: string;
 }
 
+/** A passkey as `GET /v1/me/passkeys` lists it: never its key or credential id. */
+export interface PasskeyInfo {
+  id: string;
+  name: string;
+  createdAt: string;
+  lastUsedAt: string | null;
+}
+
 /** `POST /v1/me/2fa/totp`: a new secret, not in force until a code from it is confirmed. */
 export interface TotpEnrolment {
   secret: string;
@@ -141,6 +149,9 @@ export const ERROR_CODES = [
   'two_factor_enabled',
   'no_enrolment',
   'csrf_refused',
+  'passkey_refused',
+  'reauthentication_required',
+  'last_sign_in_method',
   'service_unavailable',
   'not_ready',
   'internal_error',
@@ -148,7 +159,7 @@ export const ERROR_CODES = [
 
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked' | 'two_factor_enabled' | 'two_factor_disabled' | 'recovery_codes_regenerated' | 'recovery_code_used' | 'code_failed' | 'account_disabled' | 'account_enabled' | 'account_unlocked' | 'verification_resent' | 'device_approved';
+export type AccountEventType = 'login' | 'login_failed' | 'logout' | 'password_changed' | 'password_reset' | 'email_changed' | 'session_revoked' | 'token_created' | 'token_revoked' | 'two_factor_enabled' | 'two_factor_disabled' | 'recovery_codes_regenerated' | 'recovery_code_used' | 'code_failed' | 'account_disabled' | 'account_enabled' | 'account_unlocked' | 'verification_resent' | 'device_approved' | 'passkey_added' | 'passkey_removed';
 
 export interface AccountEvent {
   type: AccountEventType;

@@ -64,7 +64,7 @@ export interface OperationSpec {
   parameters?: Parameter[];
   /** Component names of the body: JSON, and the page's form where a browser posts one (a web page's form alone). */
   body?: { json?: string; form?: string };
-  success: { status: number; description: string; json?: string; html?: true };
+  success: { status: number; description: string; json?: string; html?: true; /** A script (the pages' passkey script). */ javascript?: true };
   /**
    * The problems this operation answers beside those every request of its kind may get (see
    * `commonProblems`), each at its catalogue status, or at the status given beside it.

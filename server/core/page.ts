@@ -43,6 +43,8 @@ details{margin:0 0 1rem}summary{cursor:pointer;color:#0969da;font-weight:600;mar
 a.button{display:inline-block;font-weight:600;color:#fff;background:#1f6feb;border-radius:6px;padding:.7rem 1.75rem;text-decoration:none}a.button:hover{background:#1a5fd0}
 a.button.secondary{color:#1f2328;background:#f6f8fa;border:1px solid #d0d7de;padding:calc(.7rem - 1px) 1.75rem}a.button.secondary:hover{background:#eaeef2}
 .links{margin:1.5rem 0 0;color:#59636e;font-size:.9rem}.links a{margin-right:1rem}
+[hidden]{display:none!important}
+.or{margin:1.25rem 0 .75rem;color:#59636e;font-size:.9rem;text-align:center}
 @media (max-width:36rem){main{margin:0;border:0;border-radius:0}dl{grid-template-columns:1fr}dt{margin-top:.35rem}}`;
 
 /**

@@ -116,6 +116,30 @@ export class Login {
     return this.succeeded(attempt, row, deviceToken, request, challenge);
   }
 
+  /**
+   * A sign-in proved by a passkey (server/passkeys/): it counts as every factor, since the passkey
+   * is something held, verified by a PIN or a fingerprint. Counted by the throttle like any login
+   * (a blocked account or address is refused before the proof is looked at); `prove` answers a
+   * refusal when the assertion does not hold, which is a failed login like a wrong password.
+   */
+  loginWithPasskey(row: UserRow, deviceToken: string | undefined, request: RequestInfo, prove: () => Promise<HttpError | undefined>): Promise<SessionResponse> {
+    return this.measured(this.attemptWithPasskey(row, deviceToken, request, prove));
+  }
+
+  private async attemptWithPasskey(row: UserRow, deviceToken: string | undefined, request: RequestInfo, prove: () => Promise<HttpError | undefined>): Promise<SessionResponse> {
+    const attempt = await this.counted(row.email, row, deviceToken, request);
+    const refusal = await prove();
+    if (refusal) {
+      await this.failed(attempt, row, 'login_failed', request);
+      throw refusal;
+    }
+    if (isDisabled(row)) {
+      await this.deps.throttle.loginUndecided(attempt);
+      throw accountDisabled();
+    }
+    return this.succeeded(attempt, row, deviceToken, request);
+  }
+
   /** The attempt, counted by the throttle before any factor is checked. */
   private async counted(email: string, row: UserRow | undefined, deviceToken: string | undefined, request: RequestInfo): Promise<CountedAttempt> {
     // The same query whether the email has an account or not (no timing tells them apart).

@@ -63,6 +63,7 @@ const LOGIN_RESULT_OF_CODE: Record<string, LoginResult> = {
   otp_required: 'otp_required',
   invalid_code: 'invalid_code',
   invalid_challenge: 'invalid_challenge',
+  passkey_refused: 'invalid_credentials',
   rate_limited: 'blocked',
   email_not_verified: 'email_not_verified',
   account_disabled: 'account_disabled',

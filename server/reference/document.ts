@@ -20,7 +20,7 @@ type Json = { [key: string]: unknown };
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: Json) => ({ 'application/json': { schema } });
-const html = { 'text/html': { schema: { type: 'string', description: 'A small self-contained page (no script, nothing loaded from elsewhere; a strict Content-Security-Policy).' } } };
+const html = { 'text/html': { schema: { type: 'string', description: 'A small self-contained page (nothing loaded from elsewhere; a strict Content-Security-Policy; no script, but for the daemon\'s own passkey script on the sign-in and account pages).' } } };
 
 
 
@@ -91,7 +91,7 @@ function securityOf(spec: OperationSpec): Json[] {
 function operation(spec: OperationSpec, components: Json): Json {
   const responses: Json = {};
   const { success } = spec;
-  const successContent = { ...(success.json ? json(ref(success.json)) : {}), ...(success.html ? html : {}) };
+  const successContent = { ...(success.json ? json(ref(success.json)) : {}), ...(success.html ? html : {}), ...(success.javascript ? { 'text/javascript': { schema: { type: 'string' } } } : {}) };
   const location = { Location: { description: 'Where the browser goes next: a path of this site.', required: true, schema: { type: 'string' } } };
   responses[String(success.status)] = {
     description: success.description,

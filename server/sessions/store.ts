@@ -100,6 +100,12 @@ export class SessionStore {
     return { token, expiresAt };
   }
 
+  /** When the calling session signed in (its `created_at`), for what needs a recent sign-in (adding a passkey); undefined when it ended. */
+  async signedInAt(auth: Pick<Authenticated, 'tokenHash'>): Promise<number | undefined> {
+    const row = await this.deps.db.knex('sessions').where('token_hash', auth.tokenHash).first('created_at');
+    return row ? Number(row.created_at) : undefined;
+  }
+
   /** Logout: ends the calling session and records it. */
   async logout(auth: Authenticated, request: RequestInfo): Promise<void> {
     await this.deps.db.knex.transaction(async (trx) => {

@@ -4,7 +4,8 @@
 // Exports (for every form of server/web/ and the /device page):
 // - `formBody`: the middleware that reads a page's form (`application/x-www-form-urlencoded`,
 //   at most 64 KiB); `formFields(ctx)` the fields as strings (a repeated field: its first value).
-// - `csrfField(ctx, services, action)`: the hidden `csrf` input of a form that posts to `action`.
+// - `csrfField(ctx, services, action)`: the hidden `csrf` input of a form that posts to `action`;
+//   `csrfToken(…)` the token alone, for a page script's JSON post (its body's `csrf` field).
 // - `requireCsrf(ctx, services)`: throws 403 `csrf_refused` unless the request comes from
 //   PUBLIC_URL's own origin and carries the token made for this path. Call it first in every page
 //   POST, before anything changes (for signed-in forms, after browserSession(), so a session that
@@ -77,8 +78,12 @@ function signedOutSecret(ctx: Context, services: Pick<Services, 'publicUrl'>): s
  * browser's CSRF cookie, set here when the browser has none yet.
  */
 export function csrfField(ctx: Context, services: Pick<Services, 'publicUrl'>, action: string): Html {
-  const secret = browserSessionToken(ctx) ?? signedOutSecret(ctx, services);
-  return html`<input type="hidden" name="csrf" value="${tokenFor(secret, action)}">`;
+  return html`<input type="hidden" name="csrf" value="${csrfToken(ctx, services, action)}">`;
+}
+
+/** The token alone, for a page's script that posts JSON to `action` (the passkey ceremonies): its body's `csrf` field. */
+export function csrfToken(ctx: Context, services: Pick<Services, 'publicUrl'>, action: string): string {
+  return tokenFor(browserSessionToken(ctx) ?? signedOutSecret(ctx, services), action);
 }
 
 /** PUBLIC_URL's origin: the only one a page's form may come from. */

@@ -5,7 +5,8 @@
 // - `webPage(ctx, services, {title, content, tone?, wide?})`: a whole page; when the request is
 //   signed in (browserSession() was asked first), the header shows who and a sign-out button.
 // - `sendWebPage(ctx, status, page)`: answers it with the page headers (`WEB_PAGE_HEADERS`: the
-//   strict CSP, no framing, `Referrer-Policy: same-origin` so form posts carry their Origin).
+//   strict CSP, no framing, `Referrer-Policy: same-origin` so form posts carry their Origin);
+//   a page carrying PAGE_SCRIPT_TAG (sign-in and the dashboard, for passkeys) gets `script-src 'self'`.
 // - `seeOther(ctx, location)`: a 303 to a path of this site, after a POST or to send a browser on.
 // - `safeNext(next)`: `next` when it is a path on this site (`/account?x=1`), else undefined:
 //   `//evil.example`, `https://evil.example`, `/\evil.example`, `javascript:` and control
@@ -28,9 +29,17 @@ export const WEB_PAGE_HEADERS: Readonly<Record<string, string>> = {
   'X-Frame-Options': 'DENY',
 };
 
+/** The tag of the one script a page may carry (the passkey ceremonies, server/passkeys/), served by this daemon. */
+export const PAGE_SCRIPT_TAG = '<script type="module" src="/assets/passkeys.js"></script>';
+
+/** The policy of a page carrying PAGE_SCRIPT_TAG: scripts from this origin only (no inline script), and fetch to it. */
+export const SCRIPT_PAGE_CSP = PAGE_CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';");
+
+/** Answers a page: a page carrying the passkey script gets `script-src 'self'`; every other keeps no script at all. */
 export function sendWebPage(ctx: Context, status: number, page: Html): void {
   ctx.status = status;
   ctx.set({ ...WEB_PAGE_HEADERS });
+  if (page.markup.includes(PAGE_SCRIPT_TAG)) ctx.set('Content-Security-Policy', SCRIPT_PAGE_CSP);
   ctx.type = 'text/html; charset=utf-8';
   ctx.body = page.markup;
 }

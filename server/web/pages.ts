@@ -7,6 +7,7 @@ import { say } from '../core/page.js';
 import type { AccessTokenInfo, SessionInfo, User } from '../contract/api.js';
 import { csrfField } from './csrf.js';
 import { alertBox, noticeBox, passwordField, textField, webPage } from './layout.js';
+import { passkeySignIn, passkeysSection, type PasskeysView } from '../passkeys/pages.js';
 
 type Web = Pick<Services, 'publicUrl'>;
 
@@ -37,11 +38,11 @@ export function loginPage(ctx: Context, services: Web, next: string | undefined,
     title: 'Sign in',
     content: html`${noticeBox(form.notice)}${alertBox(form.alert)}<form method="post" action="/login">
 ${csrfField(ctx, services, '/login')}
-${hiddenNext(next)}${textField({ name: 'email', label: 'Email', type: 'email', value: values.email, error: errors.email, autocomplete: 'username', autofocus: !values.email })}
+${hiddenNext(next)}${textField({ name: 'email', label: 'Email', type: 'email', value: values.email, error: errors.email, autocomplete: 'username webauthn', autofocus: !values.email })}
 ${passwordField({ name: 'password', label: 'Password', error: errors.password, autocomplete: 'current-password', autofocus: Boolean(values.email) })}
 <button type="submit">Sign in</button>
 </form>
-<p class="links"><a href="/register">Create an account</a><a href="/password/forgot">Forgot your password?</a></p>`,
+${passkeySignIn(ctx, services, next)}<p class="links"><a href="/register">Create an account</a><a href="/password/forgot">Forgot your password?</a></p>`,
   });
 }
 
@@ -122,16 +123,20 @@ ${textField({ name: 'email', label: 'Email', type: 'email', value: form.values?.
 // ---- the dashboard ---------------------------------------------------------------------------------
 
 /** Where each dashboard form shows what went wrong (only one form at a time is refused). */
-export type AccountForm = 'username' | 'email' | 'sessions' | 'tokens';
+export type AccountForm = 'username' | 'email' | 'sessions' | 'tokens' | 'passkeys';
 
 export interface AccountView {
   user: User;
   sessions: SessionInfo[];
   tokens: AccessTokenInfo[];
   now: number;
+  /** The Passkeys section: the account's passkeys, whether one may be added now, and its refused form. */
+  passkeys: Omit<PasskeysView, 'user'>;
   /** The form that was refused, and what it shows again. */
   refused?: { form: AccountForm; state: FormState };
   notice?: string;
+  /** Said in the Passkeys section (added, renamed, removed). */
+  passkeysNotice?: string;
 }
 
 const when = (iso: string | null) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : 'never');
@@ -190,6 +195,7 @@ ${
     ? say('On: signing in asks for a code from your authenticator app after the password. New recovery codes: `taskmaster 2fa recovery-codes`; turning it off: `taskmaster 2fa disable`.')
     : say('Off. Turn it on in a terminal with `taskmaster 2fa enable`: signing in will then ask for a code from your authenticator app too.')
 }
+${passkeysSection(ctx, services, { user, ...view.passkeys }, view.passkeysNotice)}
 <h2 id="sessions">Sessions</h2>
 ${alertBox(refused('sessions').alert)}${say('Every browser and terminal signed in to your account. Ending a session signs that device out at once.', true)}<ul class="items">
 ${view.sessions.map((session) => sessionItem(ctx, services, session))}</ul>

@@ -12,6 +12,8 @@ import { requestInfo } from '../core/request.js';
 import type { Authenticated } from '../sessions/store.js';
 import { formBody, formFields, requireCsrf } from './csrf.js';
 import { pageRoute, safeNext, seeOther, sendWebPage, signInPath } from './layout.js';
+import { RECENT_SIGN_IN_MS } from '../passkeys/store.js';
+import type { PasskeysView } from '../passkeys/pages.js';
 import { accountPage, checkEmailPage, codePage, forgotPage, loginPage, registerPage, startPage, unverifiedPage, type AccountForm, type FormState } from './pages.js';
 import { browserSession, deviceTokenOf, endBrowserSession, startBrowserSession } from './session.js';
 
@@ -22,6 +24,14 @@ const DONE: Readonly<Record<string, string>> = {
   session: 'The session has ended: that device is signed out.',
   others: 'Every other session has ended.',
   token: 'The access token is revoked: it no longer works anywhere.',
+};
+
+/** The same, said in the Passkeys section. */
+const PASSKEYS_DONE: Readonly<Record<string, string>> = {
+  passkey_added: 'The passkey is added: use it with "Sign in with a passkey" on the sign-in page, and to approve taskmaster login --web.',
+  passkey_renamed: 'The passkey is renamed.',
+  passkey_removed: 'The passkey is removed: it no longer signs in.',
+  confirmed: 'Signed in again: you can add a passkey for the next 10 minutes.',
 };
 
 const query = (ctx: Context, name: string) => (typeof ctx.query[name] === 'string' ? (ctx.query[name] as string) : undefined);
@@ -144,7 +154,7 @@ export function webRoutes(router: Router, services: Services): void {
     const auth = await browserSession(ctx, services);
     if (!auth) return seeOther(ctx, signInPath('/account'));
     const done = query(ctx, 'done');
-    await showAccount(ctx, services, auth, 200, done && Object.hasOwn(DONE, done) ? { notice: DONE[done] } : {});
+    await showAccount(ctx, services, auth, 200, done && Object.hasOwn(DONE, done) ? { notice: DONE[done] } : done && Object.hasOwn(PASSKEYS_DONE, done) ? { passkeysNotice: PASSKEYS_DONE[done] } : {});
   }));
 
   /** A dashboard form: signed in (or to /login), CSRF checked, then `act`; a refusal shows the dashboard again with it at its form. */
@@ -212,7 +222,23 @@ export function webRoutes(router: Router, services: Services): void {
   }));
 }
 
-async function showAccount(ctx: Context, services: Services, auth: Authenticated, status: number, extra: { notice?: string | undefined; refused?: { form: AccountForm; state: FormState } }): Promise<void> {
-  const [user, sessions, tokens] = await Promise.all([services.sessions.activeUser(auth.user.id), services.sessions.list(auth), services.tokens.list(auth.user.id)]);
-  sendWebPage(ctx, status, accountPage(ctx, services, { user, sessions, tokens, now: services.clock(), ...extra }));
+/** The dashboard, with what a form's answer adds: a notice, or the refused form (the Passkeys section's its own way). */
+export async function showAccount(
+  ctx: Context,
+  services: Services,
+  auth: Authenticated,
+  status: number,
+  extra: { notice?: string | undefined; passkeysNotice?: string | undefined; refused?: { form: AccountForm; state: FormState }; passkeysRefused?: PasskeysView['refused'] },
+): Promise<void> {
+  const [user, sessions, tokens, passkeys, signedInAt] = await Promise.all([
+    services.sessions.activeUser(auth.user.id),
+    services.sessions.list(auth),
+    services.tokens.list(auth.user.id),
+    services.passkeys.list(auth.user.id),
+    services.sessions.signedInAt(auth),
+  ]);
+  const now = services.clock();
+  const { passkeysRefused, ...rest } = extra;
+  const recentSignIn = signedInAt !== undefined && now - signedInAt <= RECENT_SIGN_IN_MS;
+  sendWebPage(ctx, status, accountPage(ctx, services, { user, sessions, tokens, now, passkeys: { passkeys, recentSignIn, ...(passkeysRefused ? { refused: passkeysRefused } : {}) }, ...rest }));
 }
