@@ -116,6 +116,7 @@ forEachDatabase((test, db) => {
     t.true(await page.getByRole('button', { name: 'Sign in with a passkey' }).isVisible(), 'the script shows the button where WebAuthn is');
     t.is(await page.getAttribute('input[name=email]', 'autocomplete'), 'username webauthn', 'conditional UI: the email field offers passkeys');
     await signInWithPassword(page, account);
+    await shoot(page, 'account-before');
     t.regex(await page.locator('#passkeys ~ p').first().innerText(), /fingerprint, face, screen lock or security key/);
     t.true(await page.getByRole('button', { name: 'Add a passkey', exact: true }).isVisible());
     await addPasskey(page, 'My laptop');
@@ -138,6 +139,7 @@ forEachDatabase((test, db) => {
     await shoot(page, 'login');
     const logins = (await eventTypes(td.url, account.token)).filter((type) => type === 'login').length;
     await passkeySignIn(page, /\/account$/);
+    await shoot(page, 'signed-in');
     t.is(await page.locator('.who a').innerText(), account.username, 'signed in as the passkey\'s account, no email typed');
     const events = await eventTypes(td.url, account.token);
     t.is(events.filter((type) => type === 'login').length, logins + 1, 'a login event');
@@ -204,10 +206,14 @@ forEachDatabase((test, db) => {
     });
     await page.goto(link);
     t.regex(page.url(), /\/login\?next=/, 'the device page sends a signed-out browser to sign in first');
+    await shoot(page, 'device-sign-in');
     await passkeySignIn(page, /\/device\?user_code=/);
+    await shoot(page, 'device-code');
     await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Continue' }).click()]);
+    await shoot(page, 'device-approve');
     await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Approve' }).click()]);
     t.regex(await page.locator('h1').innerText(), /Terminal logged in/);
+    await shoot(page, 'device-approved');
     t.is(await exit, 0, stderr);
     t.regex(stdout, new RegExp(`Welcome, ${account.username}!`));
     const token = JSON.parse(await readFile(join(configDir, 'config.json'), 'utf8')).servers[td.url].token as string;
