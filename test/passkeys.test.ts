@@ -197,3 +197,20 @@ forEachDatabase((test, db) => {
     t.true(leavesAWayIn({ password_hash: '' }, 2));
   });
 });
+
+forEachDatabase((test, db) => {
+  test('passkey sign-in challenges are limited per address: past the limit, 429 with Retry-After and no new row (each is a row until it expires)', async (t) => {
+    const td = await startTestDaemon({ env: { ...(await db.env()), ...(db.dialect === 'postgres' ? { TOTP_ENCRYPTION_KEY: POSTGRES_KEY } : {}) }, limits: { passkeyChallengesPerAddressPerHour: 3 } });
+    t.teardown(() => td.close());
+    const client = new CeremonyClient(td.url);
+    await client.openLogin();
+    for (let i = 0; i < 3; i++) t.is((await client.post('/login/passkey/options', { csrf: client.tokens.options })).status, 200, `challenge ${i + 1}`);
+    const rows = async () => Number((await td.daemon.db.knex('webauthn_challenges').count({ n: '*' }).first())?.n ?? 0);
+    t.is(await rows(), 3);
+    const refused = await client.post('/login/passkey/options', { csrf: client.tokens.options });
+    t.is(refused.status, 429, JSON.stringify(refused.json));
+    t.is(refused.json.code, 'rate_limited');
+    t.true(Number(refused.headers['retry-after']) > 0);
+    t.is(await rows(), 3, 'no row for the refused one');
+  });
+});

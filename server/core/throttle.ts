@@ -35,6 +35,8 @@ export interface ThrottleLimits {
   deviceCodeChecksPerAddressPerHour: number;
   /** Device codes (`POST /v1/device/code`) one address may ask for per hour. */
   deviceCodesPerAddressPerHour: number;
+  /** Passkey sign-in challenges (one per /login page shown, where the browser offers passkeys) one address may ask for per hour. */
+  passkeyChallengesPerAddressPerHour: number;
 }
 
 const HOUR = 3600;
@@ -56,6 +58,7 @@ export const DEFAULT_LIMITS: ThrottleLimits = {
   deviceCodeChecksPerSession: 20,
   deviceCodeChecksPerAddressPerHour: 100,
   deviceCodesPerAddressPerHour: 60,
+  passkeyChallengesPerAddressPerHour: 600,
 };
 
 /** "60 minutes", "15 minutes", "1 minute", "45 seconds": how a person reads a wait. */
@@ -128,6 +131,7 @@ export class Throttle {
   private readonly deviceChecksBySession: RateLimiterAbstract;
   private readonly deviceChecksByAddress: RateLimiterAbstract;
   private readonly deviceCodes: RateLimiterAbstract;
+  private readonly passkeyChallenges: RateLimiterAbstract;
 
   constructor(
     db: Database,
@@ -152,6 +156,7 @@ export class Throttle {
     this.deviceChecksBySession = limiter('device_check_session', limits.deviceCodeChecksPerSession, 30 * 24 * HOUR);
     this.deviceChecksByAddress = limiter('device_check_address', limits.deviceCodeChecksPerAddressPerHour, HOUR);
     this.deviceCodes = limiter('device_code', limits.deviceCodesPerAddressPerHour, HOUR);
+    this.passkeyChallenges = limiter('passkey_challenge', limits.passkeyChallengesPerAddressPerHour, HOUR);
   }
 
   /**
@@ -351,5 +356,10 @@ export class Throttle {
 
   deviceCodeRequested(address: string): Promise<void> {
     return consumeOrRefuse(this.deviceCodes, address, 'login requests from your address');
+  }
+
+  /** Each sign-in challenge is a row until it expires: an address asking for them without end is refused. */
+  passkeyChallengeRequested(address: string): Promise<void> {
+    return consumeOrRefuse(this.passkeyChallenges, address, 'passkey sign-ins from your address');
   }
 }

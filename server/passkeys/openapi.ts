@@ -64,10 +64,10 @@ export const operations: OperationSpec[] = [
     operationId: 'passkeySignInOptions',
     tag: 'Passkeys',
     summary: 'Start a passkey sign-in',
-    description: 'The sign-in page\'s script asks this for the options of `navigator.credentials.get()`: a new challenge (single use, 5 minutes), no account named (discoverable passkeys), user verification required.',
+    description: 'The sign-in page\'s script asks this for the options of `navigator.credentials.get()`: a new challenge (single use, 5 minutes), no account named (discoverable passkeys), user verification required. At most 600 an hour per address (each is a row until it expires).',
     body: { json: 'PasskeyOptionsRequest' },
     success: { status: 200, description: 'The options.', json: 'PasskeyOptions' },
-    problems: ['csrf_refused'],
+    problems: ['csrf_refused', 'rate_limited'],
   },
   {
     method: 'post',

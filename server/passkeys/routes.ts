@@ -58,7 +58,7 @@ export function passkeyRoutes(router: Router, services: Services): void {
 
   router.post(LOGIN_OPTIONS_PATH, jsonBody, async (ctx) => {
     await requireCsrf(ctx, services);
-    ctx.body = await services.passkeys.authenticationOptions();
+    ctx.body = await services.passkeys.authenticationOptions(ctx.ip);
   });
 
   router.post(LOGIN_VERIFY_PATH, jsonBody, async (ctx) => {

@@ -195,7 +195,8 @@ export class Passkeys {
   // ---- authentication ----------------------------------------------------------------------------
 
   /** The options for `navigator.credentials.get()`: a new challenge, no account named (discoverable passkeys). */
-  async authenticationOptions(): Promise<PublicKeyCredentialRequestOptionsJSON> {
+  async authenticationOptions(address: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+    await this.deps.throttle.passkeyChallengeRequested(address);
     const options = await generateAuthenticationOptions({ rpID: this.relyingParty().rpID, userVerification: 'required', timeout: CHALLENGE_TTL_MS });
     await this.storeChallenge(options.challenge, 'authentication', null);
     return options;

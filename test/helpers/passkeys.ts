@@ -92,7 +92,7 @@ export class CeremonyClient {
     };
   }
 
-  async post(path: string, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, unknown>; setCookies: string[] }> {
+  async post(path: string, body: Record<string, unknown>): Promise<{ status: number; json: Record<string, unknown>; setCookies: string[]; headers: Record<string, string | string[] | undefined> }> {
     const response = await request(new URL(path, this.base), {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: this.origin, ...(this.cookie ? { cookie: this.cookie } : {}) },
@@ -102,6 +102,6 @@ export class CeremonyClient {
     const json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
     checkAgainstDocument('POST', path, { status: response.statusCode, headers: response.headers, text, json });
     const setCookie = response.headers['set-cookie'];
-    return { status: response.statusCode, json, setCookies: Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [] };
+    return { status: response.statusCode, json, setCookies: Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : [], headers: response.headers };
   }
 }
