@@ -187,7 +187,7 @@ offer taskmaster to
   t.regex(lines[0]!, /^complete -F \S+ taskmaster$/, 'registered for taskmaster');
   const answers = new Map(lines.slice(1).map((line) => line.split('|') as [string, string]));
   const words = (typed: string) => (answers.get(typed) ?? '').split(' ').filter(Boolean);
-  t.deepEqual(words('taskmaster pa'), ['password']);
+  t.deepEqual(words('taskmaster pa').sort(), ['passkeys', 'password']);
   t.deepEqual(words('taskmaster ').sort(), (await topLevelCommands(user)).sort(), 'every top-level command');
   for (const flag of ['--email', '--password-stdin', '--server', '--json', '--no-input', '--no-color', '--help']) t.true(words('taskmaster login --').includes(flag), flag);
   t.false(words('taskmaster login --').includes('--username'), 'only the flags of login');
