@@ -114,21 +114,36 @@ test('at a terminal: 2fa enable draws a QR code that scans to the otpauth URI, t
 
   // A screenshot of the terminal as it draws the code: white on black, each block character filling
   // its cell (a terminal draws ▀ ▄ █ as the upper half, the lower half, the whole cell), decoded.
-  const qrLines = screen.split(/\r?\n/).filter((line) => /[█▀▄]/.test(line));
+  // The code is drawn black on a white background (spaces are light, blocks dark), so read as white
+  // on black (inverted, which a phone reads too). Its last line is a light half-row drawn white on the
+  // terminal's own background: part of the light margin, which inverted is the dark background here.
+  const qrLines = term
+    .raw()
+    .split(/\r?\n/)
+    .filter((line) => !line.includes('\u001b[37m'))
+    .map((line) => line.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, ''))
+    .filter((line) => /[█▀▄]/.test(line));
   t.true(qrLines.length > 10, 'a QR code is drawn');
-  const cell = (char: string) => `<span class="c${{ '█': 'f', '▀': 't', '▄': 'b' }[char] ?? ''}"></span>`;
+  // Each half of a cell a crisp block of its own (no gradient edge to blur), drawn at a few sizes as
+  // a camera would see it at a few distances: the code must scan at one of them.
+  const half = (lit: boolean) => `<i class="${lit ? 'w' : 'k'}"></i>`;
+  const cell = (char: string) => `<span>${half(char === '█' || char === '▀')}${half(char === '█' || char === '▄')}</span>`;
   const browser = await launchBrowser();
   t.teardown(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 900, height: 900 } });
-  await page.setContent(
-    `<style>body{margin:0;background:#000}div{display:flex;margin-left:24px}span{width:8px;height:16px}.cf{background:#fff}.ct{background:linear-gradient(#fff 50%,#000 50%)}.cb{background:linear-gradient(#000 50%,#fff 50%)}</style><body><br>${qrLines
-      .map((line) => `<div>${[...line.trimEnd()].map(cell).join('')}</div>`)
-      .join('')}</body>`,
-  );
-  const shot = await page.screenshot({ path: await artifactPath('2fa-enable-terminal-qr.png') });
-  const png = PNG.sync.read(shot);
+  const page = await browser.newPage({ viewport: { width: 1400, height: 1400 } });
   const jsQR = jsQRModule as unknown as (data: Uint8ClampedArray, width: number, height: number, options?: { inversionAttempts?: string }) => { data: string } | null;
-  const decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height, { inversionAttempts: 'attemptBoth' });
+  let decoded: { data: string } | null = null;
+  for (const size of [8, 6, 10]) {
+    await page.setContent(
+      `<style>body{margin:0;background:#000}div{display:flex;margin-left:${3 * size}px}span{display:flex;flex-direction:column;width:${size}px}i{display:block;height:${size}px}.w{background:#fff}.k{background:#000}</style><body><br>${qrLines
+        .map((line) => `<div>${[...line.trimEnd()].map(cell).join('')}</div>`)
+        .join('')}</body>`,
+    );
+    const shot = await page.screenshot({ path: await artifactPath(`2fa-enable-terminal-qr${size === 8 ? '' : `-${size}`}.png`) });
+    const png = PNG.sync.read(shot);
+    decoded = jsQR(new Uint8ClampedArray(png.data), png.width, png.height, { inversionAttempts: 'attemptBoth' });
+    if (decoded) break;
+  }
   t.is(decoded?.data, uri, 'the QR code scans to the otpauth URI');
 
   term.type(`${codeFor(secret)}\r`);
