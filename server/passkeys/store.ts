@@ -10,7 +10,8 @@
 // counter did not grow is refused (a cloned key, or a replay); synced passkeys answer 0 every
 // time, which the spec allows (0 stays 0). The counter is advanced by a conditional update, so two
 // daemons cannot both accept the same counter value.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { sha256Hex } from '../core/secrets.js';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -79,7 +80,6 @@ function lastWayIn(): HttpError {
   return new HttpError(409, 'last_sign_in_method', 'This passkey is your account\'s last way to sign in: add another passkey (or set a password) before removing it.');
 }
 
-const hashOf = (challenge: string) => createHash('sha256').update(challenge).digest('hex');
 
 /** The challenge the browser signed, read from its clientDataJSON (verified afterwards by the library). */
 function challengeOf(clientDataJSON: string): string | undefined {
@@ -314,12 +314,12 @@ export class Passkeys {
   }
 
   private async storeChallenge(challenge: string, purpose: Purpose, userId: string | null): Promise<void> {
-    await this.deps.db.knex('webauthn_challenges').insert({ challenge_hash: hashOf(challenge), purpose, user_id: userId, expires_at: this.deps.clock() + CHALLENGE_TTL_MS });
+    await this.deps.db.knex('webauthn_challenges').insert({ challenge_hash: sha256Hex(challenge), purpose, user_id: userId, expires_at: this.deps.clock() + CHALLENGE_TTL_MS });
   }
 
   /** Uses the challenge up: true when it was there, for this purpose (and account), and not expired. */
   private async useChallenge(challenge: string, purpose: Purpose, userId: string | null): Promise<boolean> {
-    const query = this.deps.db.knex('webauthn_challenges').where({ challenge_hash: hashOf(challenge), purpose }).where('expires_at', '>', this.deps.clock());
+    const query = this.deps.db.knex('webauthn_challenges').where({ challenge_hash: sha256Hex(challenge), purpose }).where('expires_at', '>', this.deps.clock());
     if (userId !== null) query.where('user_id', userId);
     return (await query.delete()) === 1;
   }

@@ -7,7 +7,7 @@
 // on any daemon: the step is claimed by a conditional update (RFC 6238 §5.2). Recovery codes are
 // stored with bcrypt (ASVS 5.0 6.5.2) beside a lookup prefix that finds the row; each is claimed
 // once. Secrets are encrypted with the operator's key (key.ts, cipher.ts).
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Database } from '../../db/connection.js';
 import { Secret, TOTP } from 'otpauth';
@@ -15,7 +15,7 @@ import { recordEvent, type RequestInfo } from '../activity/events.js';
 import { findUser, setTwoFactor, type UserRow } from '../accounts/users.js';
 import type { ServiceDeps } from '../core/deps.js';
 import { HttpError, invalidInput } from '../core/errors.js';
-import { hashPassword, verifyPassword } from '../core/secrets.js';
+import { hashPassword, sha256Hex, verifyPassword } from '../core/secrets.js';
 import { parseBody } from '../core/validation.js';
 import { reauthenticate, type CodeVerifier } from '../login/reauthenticate.js';
 import { enqueueMail } from '../mail/outbox.js';
@@ -52,10 +52,6 @@ export function invalidCode(status = 403): HttpError {
 
 function invalidChallenge(): HttpError {
   return new HttpError(401, 'invalid_challenge', 'This login challenge is unknown, used, expired (5 minutes) or ended after 5 wrong codes. Log in again with the password.');
-}
-
-function challengeHash(challenge: string): string {
-  return createHash('sha256').update(challenge).digest('hex');
 }
 
 /** `abcd-efgh-jkmn-pqrs`: how a recovery code is shown; typed back with or without the dashes, in any case. */
@@ -224,7 +220,7 @@ export class TwoFactor implements CodeVerifier {
   async newChallenge(userId: string): Promise<string> {
     const challenge = randomBytes(32).toString('base64url');
     const now = this.deps.clock();
-    await this.deps.db.knex('login_challenges').insert({ challenge_hash: challengeHash(challenge), user_id: userId, created_at: now, expires_at: now + CHALLENGE_TTL_MS, failures: 0, used_at: null });
+    await this.deps.db.knex('login_challenges').insert({ challenge_hash: sha256Hex(challenge), user_id: userId, created_at: now, expires_at: now + CHALLENGE_TTL_MS, failures: 0, used_at: null });
     return challenge;
   }
 
@@ -234,7 +230,7 @@ export class TwoFactor implements CodeVerifier {
    * otherwise. The attempt whose code is right then uses the challenge up.
    */
   async challengeAttempt(challenge: string): Promise<string> {
-    const hash = challengeHash(challenge);
+    const hash = sha256Hex(challenge);
     const now = this.deps.clock();
     const spent = await this.deps.db
       .knex('login_challenges')
@@ -251,7 +247,7 @@ export class TwoFactor implements CodeVerifier {
   /** The challenge is used (of two logins with it at once, one wins). */
   async useChallenge(trx: Knex.Transaction, challenge: string): Promise<void> {
     const used = await trx('login_challenges')
-      .where('challenge_hash', challengeHash(challenge))
+      .where('challenge_hash', sha256Hex(challenge))
       .whereNull('used_at')
       .update({ used_at: this.deps.clock() });
     if (used === 0) throw invalidChallenge();
